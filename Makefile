@@ -1,0 +1,55 @@
+# One entry point for every task; CI (.ci/run) calls these same targets.
+# Needs only python3 (3.11+) on the PATH: the first target run creates .venv and installs
+# the pinned dependencies (constraints.txt) into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEV_DB := data/musical_instrument_reviews.sqlite
+ROWS ?= 231392
+
+.DEFAULT_GOAL := help
+.PHONY: help install run data test lint format lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the pinned dependencies
+
+$(DEV_DB): | $(BIN)/.installed
+	$(BIN)/python scripts/generate_dev_data.py --rows $(ROWS) --output $@
+
+data: $(DEV_DB) ## Build the development SQLite database if it is missing
+
+run: install data ## Serve the API on the development database (http://127.0.0.1:8000)
+	$(BIN)/reviews-api serve
+
+test: install ## Run the test suite (needs a PostgreSQL server; see README)
+	$(BIN)/pytest
+
+lint: install ## ruff, mypy on service/, sqlfluff on the SQL
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/mypy
+	$(BIN)/sqlfluff lint queries migrations
+
+format: install ## Rewrite Python and SQL in the house style
+	$(BIN)/ruff format service tests scripts
+	$(BIN)/ruff check --fix service tests scripts
+	$(BIN)/sqlfluff fix queries migrations
+
+lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf /tmp/reviews-api-lock && $(PYTHON) -m venv /tmp/reviews-api-lock
+	/tmp/reviews-api-lock/bin/python -m pip install --quiet --upgrade pip
+	/tmp/reviews-api-lock/bin/python -m pip install --quiet --editable '.[dev]'
+	/tmp/reviews-api-lock/bin/python -m pip freeze --exclude-editable | sort > constraints.txt
+
+clean: ## Remove the virtual environment and caches (keeps the database)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""One error shape for every failure: RFC 9457 `application/problem+json`.
+
+Routes raise `Problem`; Sanic's own errors (404, 405, 413, ...) and unexpected exceptions
+are turned into the same shape by `ProblemErrorHandler`, so a client never sees HTML or a
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from sanic import HTTPResponse, Request
+from sanic.exceptions import SanicException
+from sanic.handlers import ErrorHandler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger("reviews_api.errors")
+
+# Problem types the service itself emits. `about:blank` (RFC 9457 section 4.2.1) covers
+# plain HTTP errors whose title says it all (no route, wrong method, body too large).
+INVALID_PARAMETER = "/problems/invalid-parameter"
+NOT_FOUND = "/problems/not-found"
+DATABASE_UNAVAILABLE = "/problems/database-unavailable"
+INTERNAL_ERROR = "/problems/internal-error"
+
+
+class Problem(SanicException):
+    """An error to answer as problem+json: `detail` tells the client exactly what was wrong."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        problem_type: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, status_code=status, headers=headers, quiet=status < 500)
+        self.detail = detail
+        self.problem_type = problem_type
+        self.extra = extra or {}
+
+
+def invalid_parameter(detail: str, parameter: str) -> Problem:
+    """A 400 about one named query or path parameter."""
+    return Problem(400, detail, problem_type=INVALID_PARAMETER, extra={"parameter": parameter})
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    problem_type: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> HTTPResponse:
+    """Render a problem document with the status's standard reason phrase as its title."""
+    body = {
+        "type": problem_type,
+        "title": _reason_phrase(status),
+        "status": status,
+        "detail": detail,
+        **(extra or {}),
+    }
+    return HTTPResponse(
+        orjson.dumps(body), status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class ProblemErrorHandler(ErrorHandler):
+    """Sanic error handler answering every exception with problem+json."""
+
+    def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        if isinstance(exception, Problem):
+            return problem_response(
+                exception.status_code,
+                exception.detail,
+                problem_type=exception.problem_type,
+                headers=dict(exception.headers or {}),
+                extra=exception.extra,
+            )
+        if isinstance(exception, SanicException) and exception.status_code < 500:
+            # Sanic's own client errors: unknown route, method, oversized body or header.
+            return problem_response(
+                exception.status_code,
+                str(exception) or _reason_phrase(exception.status_code),
+                headers=dict(exception.headers or {}),
+            )
+        # A bug or an unexpected failure: log it with its traceback, tell the client nothing
+        # about the internals.
+        self.log(request, exception)
+        logger.error("unhandled %s", type(exception).__name__, exc_info=exception)
+        status = exception.status_code if isinstance(exception, SanicException) else 500
+        return problem_response(
+            status,
+            "The server failed to answer this request; the error has been logged.",
+            problem_type=INTERNAL_ERROR,
+        )

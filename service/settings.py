@@ -1,0 +1,129 @@
+"""Configuration, read from the environment once at start-up and validated.
+
+Every setting the service reads is declared in `SETTINGS` (name, default, description), so
+the README's table and the code cannot disagree: a test compares them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite:///data/musical_instrument_reviews.sqlite"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with; the message names it."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One environment variable: its default (as text) and what it means."""
+
+    name: str
+    default: str
+    description: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "Where the reviews live. `sqlite:///relative/path` or `sqlite:////absolute/path` "
+        "(opened read-only), or `postgresql://user:password@host:port/dbname`.",
+    ),
+    SettingSpec("HOST", "127.0.0.1", "Interface to listen on (`0.0.0.0` in a container)."),
+    SettingSpec("PORT", "8000", "TCP port to listen on."),
+    SettingSpec("WORKERS", "1", "Sanic worker processes (one per core in production)."),
+    SettingSpec("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one service instance (picklable: workers get a copy)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every declared setting from `environ` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+
+        def read(name: str, parse: Callable[[str, str], Any]) -> Any:
+            spec = next(s for s in SETTINGS if s.name == name)
+            raw = env.get(name, spec.default).strip() or spec.default
+            return parse(name, raw)
+
+        return cls(
+            database_url=read("DATABASE_URL", _parse_database_url),
+            host=read("HOST", _parse_text),
+            port=read("PORT", _int_between(1, 65535)),
+            workers=read("WORKERS", _int_between(1, 256)),
+            log_level=read("LOG_LEVEL", _parse_log_level),
+        )
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgres`: which folder of queries/ the service loads."""
+        return "sqlite" if self.database_url.startswith("sqlite:") else "postgres"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file named by a `sqlite:///` URL, relative paths from the project root."""
+        return sqlite_path_from_url(self.database_url)
+
+
+def sqlite_path_from_url(url: str) -> Path:
+    """`sqlite:///data/x.sqlite` -> <project>/data/x.sqlite; `sqlite:////abs/x` -> /abs/x."""
+    path = Path(unquote(urlsplit(url).path[1:]))
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _parse_text(name: str, raw: str) -> str:
+    return raw
+
+
+def _parse_database_url(name: str, raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme == "sqlite":
+        if not raw.startswith("sqlite:///") or raw == "sqlite:///":
+            raise SettingsError(
+                f"{name}={raw!r}: a SQLite URL is sqlite:///relative/path or sqlite:////abs/path"
+            )
+        return raw
+    if scheme in ("postgresql", "postgres"):
+        return raw
+    raise SettingsError(
+        f"{name}: unsupported scheme {scheme!r}; use sqlite:///path or postgresql://..."
+    )
+
+
+def _int_between(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}={value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _parse_log_level(name: str, raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(LOG_LEVELS)}")
+    return level

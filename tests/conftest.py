@@ -1,0 +1,158 @@
+"""Shared fixtures: the test rows, a database per backend built from them, and a real
+`reviews-api serve` process answering HTTP on a free loopback port."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from review_rows import Review, generate_reviews, write_sqlite
+
+BIN = Path(sys.executable).parent
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SERVER_START_TIMEOUT_S = 30
+
+
+@pytest.fixture(scope="session")
+def reviews() -> list[Review]:
+    return generate_reviews()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(reviews: list[Review], tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = write_sqlite(tmp_path_factory.mktemp("sqlite") / "reviews.sqlite", reviews)
+    return f"sqlite:///{path}"
+
+
+@dataclass
+class RunningServer:
+    """A `reviews-api serve` child process and an HTTP client pointed at it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_environment(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "1",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start_server(database_url: str, log_path: Path, **extra_env: str) -> RunningServer:
+    """Start the service as its users do, and wait until /health/live answers."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "reviews-api"), "serve"],
+            env=server_environment(database_url, port, **extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = RunningServer(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/health/live", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(f"server did not start within {SERVER_START_TIMEOUT_S} s:\n{server.log()}")
+
+
+def stop_server(server: RunningServer) -> None:
+    """SIGTERM (graceful), then SIGKILL if it lingers: never leave a server behind."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="session", params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database behind the API: every HTTP test runs once per backend."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{backend}_url"))
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(database_url, tmp_path_factory.mktemp("server") / "server.log")
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with server.client() as http:
+        yield http
+
+
+def send_raw(base_url: str, request: bytes, timeout: float = 10) -> bytes:
+    """Send bytes no polite client would and return what the server answers (to EOF)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def load_generator() -> ModuleType:
+    """Import scripts/generate_dev_data.py from its path: scripts/ is not a package."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_dev_data", SCRIPTS / "generate_dev_data.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def default_dev_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The development database `make data` builds, at its default size and seed."""
+    path = tmp_path_factory.mktemp("devdata") / "musical_instrument_reviews.sqlite"
+    load_generator().generate(path, 231_392)
+    return path

@@ -1,0 +1,83 @@
+"""The expected answers, computed in plain Python over the rows a test inserted.
+
+Deliberately written without SQL and without the service's code, so a bug in either shows
+up as a difference.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from review_rows import Review
+
+
+def product_summary(
+    reviews: list[Review], product_id: str, date_from: date | None, date_to: date | None
+) -> dict[str, Any] | None:
+    """The body of GET /v1/products/{product_id}/reviews/summary, or None for a 404."""
+    own = [r for r in reviews if r.productID == product_id]
+    if not own:
+        return None
+    chosen = _in_period(own, date_from, date_to)
+    return {
+        "product_id": product_id,
+        "period": _period(date_from, date_to),
+        **_aggregates(chosen),
+        "distinct_reviewers": len({r.reviewerID for r in chosen}),
+        **_date_extent(chosen),
+    }
+
+
+def reviewer_summary(
+    reviews: list[Review], reviewer_id: str, date_from: date | None, date_to: date | None
+) -> dict[str, Any] | None:
+    """The body of GET /v1/reviewers/{reviewer_id}/reviews/summary, or None for a 404."""
+    own = [r for r in reviews if r.reviewerID == reviewer_id]
+    if not own:
+        return None
+    chosen = _in_period(own, date_from, date_to)
+    named = [r for r in own if r.reviewerName is not None]
+    latest = max(named, key=lambda r: (r.unixReviewTime, r.index), default=None)
+    return {
+        "reviewer_id": reviewer_id,
+        "reviewer_name": latest.reviewerName if latest else None,
+        "period": _period(date_from, date_to),
+        **_aggregates(chosen),
+        "distinct_products": len({r.productID for r in chosen}),
+        **_date_extent(chosen),
+    }
+
+
+def _in_period(reviews: list[Review], date_from: date | None, date_to: date | None) -> list[Review]:
+    return [
+        r
+        for r in reviews
+        if (date_from is None or r.day >= date_from) and (date_to is None or r.day <= date_to)
+    ]
+
+
+def _period(date_from: date | None, date_to: date | None) -> dict[str, str | None]:
+    return {
+        "from": date_from.isoformat() if date_from else None,
+        "to": date_to.isoformat() if date_to else None,
+    }
+
+
+def _aggregates(reviews: list[Review]) -> dict[str, Any]:
+    ratings = [r.overall for r in reviews]
+    return {
+        "review_count": len(reviews),
+        "average_rating": sum(ratings) / len(ratings) if ratings else None,
+        "rating_distribution": {str(s): sum(1 for x in ratings if x == s) for s in range(1, 6)},
+        "verified_review_count": sum(1 for r in reviews if r.verified == 1),
+        "helpful_votes": sum(int(r.vote.replace(",", "")) for r in reviews if r.vote),
+    }
+
+
+def _date_extent(reviews: list[Review]) -> dict[str, str | None]:
+    days = [r.day for r in reviews]
+    return {
+        "first_review_date": min(days).isoformat() if days else None,
+        "last_review_date": max(days).isoformat() if days else None,
+    }

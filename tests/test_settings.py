@@ -1,0 +1,66 @@
+"""Configuration: defaults, validation with clear messages, and refusing a missing file."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BIN, free_port, server_environment
+
+from service.settings import PROJECT_ROOT, SETTINGS, Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.dialect == "sqlite"
+    assert settings.sqlite_path == PROJECT_ROOT / "data" / "musical_instrument_reviews.sqlite"
+    assert {spec.name for spec in SETTINGS} >= {"DATABASE_URL", "HOST", "PORT", "WORKERS"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PORT": "http"}, "PORT='http' is not a whole number"),
+        ({"PORT": "70000"}, "PORT=70000 is outside 1..65535"),
+        ({"WORKERS": "0"}, "WORKERS=0 is outside"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud': expected one of"),
+        ({"DATABASE_URL": "mysql://x/y"}, "unsupported scheme 'mysql'"),
+        ({"DATABASE_URL": "sqlite://relative.db"}, "a SQLite URL is sqlite:///"),
+    ],
+)
+def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        Settings.from_env(environ)
+
+
+def test_absolute_and_relative_sqlite_paths() -> None:
+    absolute = Settings.from_env({"DATABASE_URL": "sqlite:////srv/reviews.sqlite"})
+    assert absolute.sqlite_path == Path("/srv/reviews.sqlite")
+    relative = Settings.from_env({"DATABASE_URL": "sqlite:///data/other.sqlite"})
+    assert relative.sqlite_path == PROJECT_ROOT / "data" / "other.sqlite"
+
+
+def run_serve(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "reviews-api"), "serve"],
+        env={**server_environment("sqlite:////nonexistent/x.sqlite", free_port()), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_missing_database_file_is_a_clear_startup_error(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.sqlite"
+    result = run_serve(DATABASE_URL=f"sqlite:///{missing}")
+    assert result.returncode == 2
+    assert f"SQLite database {missing} does not exist" in result.stderr
+    assert not missing.exists(), "the service must never create an empty database"
+
+
+def test_bad_setting_stops_start_up() -> None:
+    result = run_serve(PORT="eighty")
+    assert result.returncode == 2
+    assert "configuration error: PORT='eighty' is not a whole number" in result.stderr
