@@ -1,45 +1,122 @@
-"""`reviews-api` command line: `serve` (more subcommands arrive with their issues)."""
+"""`reviews-api`: serve the API, migrate the PostgreSQL schema, load review data.
+
+    reviews-api serve                     configured by the environment (README)
+    reviews-api migrate [apply|rollback|list|break-lock] [--database-url URL]
+    reviews-api load --source FILE [--database-url URL | --target sqlite:///PATH]
+    reviews-api index --database-url sqlite:///PATH
+
+`migrate` and `load` connect with an owner login: --database-url, defaulting to
+MIGRATION_DATABASE_URL; the service's own DATABASE_URL is a read-only login.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
-from sanic import Sanic
-from sanic.worker.loader import AppLoader
+from .settings import Settings, SettingsError, sqlite_path_from_url
 
-from .app import create_app
-from .settings import Settings, SettingsError
+Command = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reviews-api", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the HTTP API (configured by the environment)")
+    parser = _parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        settings = Settings.from_env()
+        command: Command = arguments.run
+        return command(arguments)
     except SettingsError as error:
         print(f"reviews-api: configuration error: {error}", file=sys.stderr)
         return 2
-    if arguments.command == "serve":
-        return serve(settings)
-    return 2  # argparse already rejected anything else
+    except CommandError as error:
+        print(f"reviews-api {arguments.command}: {error}", file=sys.stderr)
+        return 1
 
 
-def serve(settings: Settings) -> int:
+class CommandError(Exception):
+    """A command failed for a reason its message explains; no traceback for the user."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reviews-api",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser(
+        "serve", help="serve the HTTP API (configured by the environment)"
+    )
+    serve_parser.set_defaults(run=_serve)
+
+    migrate_parser = commands.add_parser(
+        "migrate", help="apply or roll back the PostgreSQL migrations"
+    )
+    migrate_parser.add_argument(
+        "action", nargs="?", default="apply", choices=["apply", "rollback", "list", "break-lock"]
+    )
+    migrate_parser.add_argument(
+        "--count", type=int, default=None, help="rollback: how many (default: all)"
+    )
+    _add_owner_url(migrate_parser)
+    migrate_parser.set_defaults(run=_migrate)
+
+    load_parser = commands.add_parser("load", help="replace the review data from a file")
+    load_parser.add_argument(
+        "--source",
+        type=Path,
+        required=True,
+        help="a SQLite file of the original schema, or an Amazon JSON-lines dump (.json, .json.gz)",
+    )
+    load_parser.add_argument(
+        "--target", help="sqlite:///PATH: write a development SQLite file instead of PostgreSQL"
+    )
+    _add_owner_url(load_parser)
+    load_parser.set_defaults(run=_load)
+
+    index_parser = commands.add_parser(
+        "index", help="add the development indexes to a SQLite file of the original schema"
+    )
+    index_parser.add_argument("--database-url", required=True, help="sqlite:///PATH")
+    index_parser.set_defaults(run=_index)
+    return parser
+
+
+def _add_owner_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="owner login to PostgreSQL (default: $MIGRATION_DATABASE_URL)",
+    )
+
+
+def _owner_url(arguments: argparse.Namespace) -> str:
+    url = arguments.database_url or os.environ.get("MIGRATION_DATABASE_URL", "")
+    if not url:
+        raise CommandError("give --database-url or set MIGRATION_DATABASE_URL (an owner login)")
+    return str(url)
+
+
+def _serve(arguments: argparse.Namespace) -> int:
     """Check the database is there, then run Sanic with `settings.workers` processes."""
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from .app import create_app
+
+    settings = Settings.from_env()
     if settings.dialect == "sqlite" and not settings.sqlite_path.is_file():
-        print(
-            f"reviews-api: SQLite database {settings.sqlite_path} does not exist; build it "
-            "with `make data` or set DATABASE_URL to an existing file",
-            file=sys.stderr,
+        raise SettingsError(
+            f"SQLite database {settings.sqlite_path} does not exist; build it with "
+            "`make data` or set DATABASE_URL to an existing file"
         )
-        return 2
     # Workers are separate processes that rebuild the app from this loader.
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
@@ -52,6 +129,64 @@ def serve(settings: Settings) -> int:
         single_process=settings.workers == 1,
     )
     Sanic.serve(primary=app, app_loader=loader)
+    return 0
+
+
+def _migrate(arguments: argparse.Namespace) -> int:
+    from . import migrations
+
+    url = _owner_url(arguments)
+    try:
+        if arguments.action == "list":
+            for entry in migrations.status(url):
+                print(f"{'applied' if entry.applied else 'pending'}  {entry.migration_id}")
+        elif arguments.action == "apply":
+            applied = migrations.apply(url)
+            print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m}" for m in applied))
+        elif arguments.action == "rollback":
+            rolled_back = migrations.rollback(url, arguments.count)
+            print(
+                f"rolled back {len(rolled_back)} migration(s)"
+                + "".join(f"\n  {m}" for m in rolled_back)
+            )
+        else:
+            migrations.break_lock(url)
+            print("migration lock cleared")
+    except migrations.MigrationError as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def _load(arguments: argparse.Namespace) -> int:
+    from . import loader
+
+    try:
+        if arguments.target:
+            if not arguments.target.startswith("sqlite:///"):
+                raise CommandError("--target takes a sqlite:///PATH URL")
+            report = loader.load_into_sqlite(
+                arguments.source, sqlite_path_from_url(arguments.target), progress=sys.stderr
+            )
+        else:
+            report = loader.load_into_postgres(
+                arguments.source, _owner_url(arguments), progress=sys.stderr
+            )
+    except loader.LoadError as error:
+        raise CommandError(str(error)) from error
+    print(report.summary())
+    return 0
+
+
+def _index(arguments: argparse.Namespace) -> int:
+    from . import loader
+
+    if not arguments.database_url.startswith("sqlite:///"):
+        raise CommandError("index takes a sqlite:///PATH URL")
+    try:
+        loader.index_sqlite(sqlite_path_from_url(arguments.database_url))
+    except loader.LoadError as error:
+        raise CommandError(str(error)) from error
+    print("development indexes are in place")
     return 0
 
 

@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
+from postgres_server import NoServer, TestDatabase, create_database, drop_database, server_url
 from review_rows import Review, generate_reviews, write_sqlite
 
 BIN = Path(sys.executable).parent
@@ -156,3 +157,54 @@ def default_dev_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("devdata") / "musical_instrument_reviews.sqlite"
     load_generator().generate(path, 231_392)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A PostgreSQL server the tests may create databases and roles on (see postgres_server)."""
+    try:
+        with server_url() as url:
+            yield url
+    except NoServer as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {error}", pytrace=False)
+        pytest.skip(str(error))
+
+
+def run_cli(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `reviews-api ARGUMENTS`, as an operator would; raises with its output on failure."""
+    result = subprocess.run(
+        [str(BIN / "reviews-api"), *arguments], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"reviews-api {' '.join(arguments)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def migrate_with_cli(owner_url: str) -> None:
+    run_cli("migrate", "apply", "--database-url", owner_url)
+
+
+@pytest.fixture
+def make_database(postgres_admin_url: str) -> Iterator[Callable[[], TestDatabase]]:
+    """A factory of fresh migrated databases, each dropped (with its login) afterwards."""
+    created: list[TestDatabase] = []
+
+    def make() -> TestDatabase:
+        created.append(create_database(postgres_admin_url, migrate_with_cli))
+        return created[-1]
+
+    yield make
+    for database in created:
+        drop_database(postgres_admin_url, database)
+
+
+@pytest.fixture(scope="session")
+def api_database(postgres_admin_url: str) -> Iterator[TestDatabase]:
+    """The session's PostgreSQL database behind the HTTP suite."""
+    database = create_database(postgres_admin_url, migrate_with_cli)
+    yield database
+    drop_database(postgres_admin_url, database)
