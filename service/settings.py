@@ -42,6 +42,34 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("PORT", "8000", "TCP port to listen on."),
     SettingSpec("WORKERS", "1", "Sanic worker processes (one per core in production)."),
     SettingSpec("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+    SettingSpec(
+        "DB_POOL_MIN", "1", "PostgreSQL: connections each worker keeps open (pool minimum)."
+    ),
+    SettingSpec(
+        "DB_POOL_MAX",
+        "4",
+        "PostgreSQL: most connections per worker; the server sees WORKERS x DB_POOL_MAX.",
+    ),
+    SettingSpec(
+        "DB_STATEMENT_TIMEOUT_MS",
+        "2000",
+        "PostgreSQL: the server cancels a query running longer (answered 503). Sent as a "
+        "connection parameter; 0 sends none (behind pgbouncer: set it with ALTER ROLE).",
+    ),
+    SettingSpec(
+        "DB_CONNECT_TIMEOUT_S", "5", "PostgreSQL: give up opening a connection after this."
+    ),
+    SettingSpec(
+        "DB_COMMAND_TIMEOUT_S",
+        "5",
+        "PostgreSQL: client-side limit on one query, for a dead link (answered 503).",
+    ),
+    SettingSpec(
+        "MIGRATION_DATABASE_URL",
+        "",
+        "Owner login used by `reviews-api migrate` and `load` when --database-url is not "
+        "given. Never the service's own login.",
+    ),
 )
 
 
@@ -54,6 +82,11 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "INFO"
+    db_pool_min: int = 1
+    db_pool_max: int = 4
+    db_statement_timeout_ms: int = 2000
+    db_connect_timeout_s: float = 5.0
+    db_command_timeout_s: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,13 +98,23 @@ class Settings:
             raw = env.get(name, spec.default).strip() or spec.default
             return parse(name, raw)
 
-        return cls(
+        settings = cls(
             database_url=read("DATABASE_URL", _parse_database_url),
             host=read("HOST", _parse_text),
             port=read("PORT", _int_between(1, 65535)),
             workers=read("WORKERS", _int_between(1, 256)),
             log_level=read("LOG_LEVEL", _parse_log_level),
+            db_pool_min=read("DB_POOL_MIN", _int_between(0, 1000)),
+            db_pool_max=read("DB_POOL_MAX", _int_between(1, 1000)),
+            db_statement_timeout_ms=read("DB_STATEMENT_TIMEOUT_MS", _int_between(0, 3_600_000)),
+            db_connect_timeout_s=read("DB_CONNECT_TIMEOUT_S", _seconds),
+            db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),
         )
+        if settings.db_pool_min > settings.db_pool_max:
+            raise SettingsError(
+                f"DB_POOL_MIN={settings.db_pool_min} is above DB_POOL_MAX={settings.db_pool_max}"
+            )
+        return settings
 
     @property
     def dialect(self) -> str:
@@ -120,6 +163,16 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
         return value
 
     return parse
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name}={value} is outside 0..3600 seconds (exclusive of 0)")
+    return value
 
 
 def _parse_log_level(name: str, raw: str) -> str:

@@ -12,13 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import quote
 
 import httpx
 import pytest
-from postgres_server import NoServer, TestDatabase, create_database, drop_database, server_url
-from review_rows import Review, generate_reviews, write_sqlite
+from postgres_server import NoServer, ThrowawayDatabase, create_database, drop_database, server_url
+from review_rows import Review, generate_reviews, write_postgres, write_sqlite
 
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -104,7 +106,7 @@ def stop_server(server: RunningServer) -> None:
             server.process.wait()
 
 
-@pytest.fixture(scope="session", params=["sqlite"])
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     """The database behind the API: every HTTP test runs once per backend."""
     return str(request.param)
@@ -189,11 +191,11 @@ def migrate_with_cli(owner_url: str) -> None:
 
 
 @pytest.fixture
-def make_database(postgres_admin_url: str) -> Iterator[Callable[[], TestDatabase]]:
+def make_database(postgres_admin_url: str) -> Iterator[Callable[[], ThrowawayDatabase]]:
     """A factory of fresh migrated databases, each dropped (with its login) afterwards."""
-    created: list[TestDatabase] = []
+    created: list[ThrowawayDatabase] = []
 
-    def make() -> TestDatabase:
+    def make() -> ThrowawayDatabase:
         created.append(create_database(postgres_admin_url, migrate_with_cli))
         return created[-1]
 
@@ -202,9 +204,34 @@ def make_database(postgres_admin_url: str) -> Iterator[Callable[[], TestDatabase
         drop_database(postgres_admin_url, database)
 
 
+@pytest.fixture(scope="module")
+def make_module_database(postgres_admin_url: str) -> Iterator[ThrowawayDatabase]:
+    """A fresh migrated database for one test module."""
+    database = create_database(postgres_admin_url, migrate_with_cli)
+    yield database
+    drop_database(postgres_admin_url, database)
+
+
 @pytest.fixture(scope="session")
-def api_database(postgres_admin_url: str) -> Iterator[TestDatabase]:
+def api_database(postgres_admin_url: str) -> Iterator[ThrowawayDatabase]:
     """The session's PostgreSQL database behind the HTTP suite."""
     database = create_database(postgres_admin_url, migrate_with_cli)
     yield database
     drop_database(postgres_admin_url, database)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(api_database: ThrowawayDatabase, reviews: list[Review]) -> str:
+    """The test rows in PostgreSQL; the service connects with the read-only login."""
+    write_postgres(api_database.owner_url, reviews)
+    return api_database.reader_url
+
+
+def summary_path(
+    kind: str, entity_id: str, date_from: date | None = None, date_to: date | None = None
+) -> str:
+    """/v1/{products|reviewers}/{id}/reviews/summary with the id percent-encoded."""
+    bounds = (("from", date_from), ("to", date_to))
+    query = "&".join(f"{name}={day.isoformat()}" for name, day in bounds if day is not None)
+    path = f"/v1/{kind}/{quote(entity_id, safe='')}/reviews/summary"
+    return f"{path}?{query}" if query else path

@@ -94,7 +94,7 @@ def _start_container(tried: list[str]) -> object | None:
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class ThrowawayDatabase:
     """A throwaway database: an owner URL (migrate, load) and a read-only login URL."""
 
     name: str
@@ -103,7 +103,7 @@ class TestDatabase:
     reader_role: str
 
 
-def create_database(admin_url: str, migrate: Callable[[str], None]) -> TestDatabase:
+def create_database(admin_url: str, migrate: Callable[[str], None]) -> ThrowawayDatabase:
     """A new database, migrated by `migrate(owner_url)`, with a login in reviews_reader."""
     suffix = secrets.token_hex(4)
     name = f"reviews_api_test_{suffix}"
@@ -111,7 +111,7 @@ def create_database(admin_url: str, migrate: Callable[[str], None]) -> TestDatab
     password = secrets.token_hex(12)
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    database = TestDatabase(
+    database = ThrowawayDatabase(
         name=name,
         owner_url=with_database(admin_url, name),
         reader_url=with_database(admin_url, name, user=reader_role, password=password),
@@ -127,7 +127,7 @@ def create_database(admin_url: str, migrate: Callable[[str], None]) -> TestDatab
     return database
 
 
-def drop_database(admin_url: str, database: TestDatabase) -> None:
+def drop_database(admin_url: str, database: ThrowawayDatabase) -> None:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name))

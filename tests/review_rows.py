@@ -14,6 +14,8 @@ from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import psycopg
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "schema.sql"
 INDEXES_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "indexes.sql"
@@ -144,3 +146,17 @@ def write_sqlite(path: Path, reviews: list[Review], *, with_indexes: bool = True
     finally:
         connection.close()
     return path
+
+
+def write_postgres(owner_url: str, reviews: list[Review]) -> None:
+    """Replace the rows of public.reviews directly (fast, for property tests; the loader
+    has its own tests)."""
+    columns = ", ".join(f'"{name}"' for name in Review.__dataclass_fields__)
+    with psycopg.connect(owner_url) as connection:
+        connection.execute("TRUNCATE public.reviews")
+        with connection.cursor().copy(f"COPY public.reviews ({columns}) FROM STDIN") as copy:
+            for review in reviews:
+                row = list(astuple(review))
+                row[1] = int(review.overall)
+                row[2] = None if review.verified is None else bool(review.verified)
+                copy.write_row(row)
