@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     migrate_parser.add_argument(
         "--count", type=int, default=None, help="rollback: how many (default: all)"
     )
+    migrate_parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for another migration's lock (default: 600)",
+    )
     _add_owner_url(migrate_parser)
     migrate_parser.set_defaults(run=_migrate)
 
@@ -136,15 +142,16 @@ def _migrate(arguments: argparse.Namespace) -> int:
     from . import migrations
 
     url = _owner_url(arguments)
+    lock_timeout_s = arguments.lock_timeout or migrations.LOCK_TIMEOUT_S
     try:
         if arguments.action == "list":
             for entry in migrations.status(url):
                 print(f"{'applied' if entry.applied else 'pending'}  {entry.migration_id}")
         elif arguments.action == "apply":
-            applied = migrations.apply(url)
+            applied = migrations.apply(url, lock_timeout_s)
             print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m}" for m in applied))
         elif arguments.action == "rollback":
-            rolled_back = migrations.rollback(url, arguments.count)
+            rolled_back = migrations.rollback(url, arguments.count, lock_timeout_s)
             print(
                 f"rolled back {len(rolled_back)} migration(s)"
                 + "".join(f"\n  {m}" for m in rolled_back)
