@@ -178,6 +178,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             timeout=settings.db_connect_timeout_s,
             command_timeout=settings.db_command_timeout_s,
             server_settings=server_settings,
+            statement_cache_size=settings.db_statement_cache_size,
             reset=_leave_session_alone,
         )
     except PostgresStore.unavailable_errors as error:

@@ -65,6 +65,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "PostgreSQL: client-side limit on one query, for a dead link (answered 503).",
     ),
     SettingSpec(
+        "DB_STATEMENT_CACHE_SIZE",
+        "100",
+        "PostgreSQL: prepared statements asyncpg keeps per connection; 0 behind a pgbouncer "
+        "older than 1.21 in transaction mode.",
+    ),
+    SettingSpec(
         "MIGRATION_DATABASE_URL",
         "",
         "Owner login used by `reviews-api migrate` and `load` when --database-url is not "
@@ -87,6 +93,7 @@ class Settings:
     db_statement_timeout_ms: int = 2000
     db_connect_timeout_s: float = 5.0
     db_command_timeout_s: float = 5.0
+    db_statement_cache_size: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +116,7 @@ class Settings:
             db_statement_timeout_ms=read("DB_STATEMENT_TIMEOUT_MS", _int_between(0, 3_600_000)),
             db_connect_timeout_s=read("DB_CONNECT_TIMEOUT_S", _seconds),
             db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),
+            db_statement_cache_size=read("DB_STATEMENT_CACHE_SIZE", _int_between(0, 10_000)),
         )
         if settings.db_pool_min > settings.db_pool_max:
             raise SettingsError(
