@@ -13,13 +13,7 @@ from . import __version__
 from .catalog import ENDPOINTS, Endpoint
 from .database import DatabaseUnavailable, ReviewStore, open_store
 from .parameters import parse_entity_id, parse_period, parse_query_arguments
-from .problems import (
-    DATABASE_UNAVAILABLE,
-    NOT_FOUND,
-    Problem,
-    ProblemErrorHandler,
-    problem_response,
-)
+from .problems import DATABASE_UNAVAILABLE, NOT_FOUND, Problem, ProblemErrorHandler
 from .responses import json_response, summary_body
 from .settings import Settings
 
@@ -94,6 +88,7 @@ def _query_string(request: Request) -> str:
 
 
 def _unavailable(error: DatabaseUnavailable) -> Problem:
+    """503 with Retry-After: the client should come back, nothing is wrong with its request."""
     logging.getLogger("reviews_api.database").warning("database unavailable: %s", error)
     return Problem(
         503,
@@ -128,11 +123,5 @@ async def ready(request: Request) -> HTTPResponse:
     try:
         await request.app.ctx.store.ping()
     except DatabaseUnavailable as error:
-        logging.getLogger("reviews_api.database").warning("not ready: %s", error)
-        return problem_response(
-            503,
-            "The database is not answering.",
-            problem_type=DATABASE_UNAVAILABLE,
-            headers={"Retry-After": RETRY_AFTER_S},
-        )
+        raise _unavailable(error) from error
     return json_response({"status": "ready"})

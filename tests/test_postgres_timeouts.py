@@ -51,11 +51,14 @@ def test_slow_query_is_a_503_and_the_pool_recovers(
                 started = time.monotonic()
                 response = client.get(PATH)
                 elapsed = time.monotonic() - started
+                readiness = client.get("/health/ready")
             assert response.status_code == 503, response.text
             assert response.headers["content-type"] == "application/problem+json"
             assert response.headers["retry-after"].isdigit()
             assert response.json()["type"] == "/problems/database-unavailable"
             assert limit_s <= elapsed < limit_s + 1.5
+            assert readiness.status_code == 503
+            assert readiness.headers["content-type"] == "application/problem+json"
             # Lock released: the same pool answers again, several times over.
             assert all(client.get(PATH).status_code == 200 for _ in range(10))
     finally:
