@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from postgres_server import NoServer, ThrowawayDatabase, create_database, drop_database, server_url
-from review_rows import Review, generate_reviews, write_postgres, write_sqlite
+from review_rows import Review, generate_reviews, write_sqlite
 
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -221,9 +221,16 @@ def api_database(postgres_admin_url: str) -> Iterator[ThrowawayDatabase]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(api_database: ThrowawayDatabase, reviews: list[Review]) -> str:
-    """The test rows in PostgreSQL; the service connects with the read-only login."""
-    write_postgres(api_database.owner_url, reviews)
+def postgres_url(api_database: ThrowawayDatabase, sqlite_url: str) -> str:
+    """The test rows in PostgreSQL, imported by `reviews-api load` from the SQLite file of
+    the same rows; the service connects with the read-only login."""
+    run_cli(
+        "load",
+        "--source",
+        sqlite_url.removeprefix("sqlite:///"),
+        "--database-url",
+        api_database.owner_url,
+    )
     return api_database.reader_url
 
 

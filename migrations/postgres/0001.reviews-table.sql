@@ -2,9 +2,11 @@
 -- camelCase, quoted) so that documents, imports and habits carry over unchanged.
 --
 -- Types are what PostgreSQL users expect rather than SQLite's storage classes: the star
--- rating is a smallint, verified a boolean, ids text. `vote` stays text as in the source
--- ("1,078"); `helpful_votes` and `review_date` are derived once, stored, so that the
--- indexes can carry them and every summary is an index-only scan.
+-- rating is a smallint, verified a boolean, ids text. Ids are opaque codes compared for
+-- equality, so they use the "C" collation: byte order like SQLite's, and index builds and
+-- lookups about a third cheaper than with a linguistic collation. `vote` stays text as in
+-- the source ("1,078"); `helpful_votes` and `review_date` are derived once, stored, so
+-- that the indexes can carry them and every summary is an index-only scan.
 --
 -- Constraints reject rows that cannot be real: a rating outside 1..5, a missing id, a
 -- malformed vote. The table is replaced wholesale by `reviews-api load` (see
@@ -15,8 +17,8 @@ CREATE TABLE public.reviews (
     "overall" SMALLINT NOT NULL,
     "verified" BOOLEAN,
     "reviewTime" TEXT NOT NULL,
-    "reviewerID" TEXT NOT NULL,
-    "productID" TEXT NOT NULL,
+    "reviewerID" TEXT COLLATE "C" NOT NULL,
+    "productID" TEXT COLLATE "C" NOT NULL,
     "reviewerName" TEXT,
     "reviewText" TEXT,
     "summary" TEXT,

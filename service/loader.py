@@ -1,0 +1,414 @@
+"""`reviews-api load` and `reviews-api index`: replace the review data from a file.
+
+PostgreSQL: an atomic full replacement
+--------------------------------------
+The live table is never written to. Rows are copied into a staging table, indexed and
+vacuumed there, and only then swapped in, in one short transaction, by the procedures of
+migrations/postgres/0006.loader-procedures.sql (queries/loader/postgres/load.sql drives
+them). So readers see the old data or the new, never a mix and never an empty table; any
+failure before the swap (a bad row, a killed process, a lost connection) leaves the old
+data live and at most a staging table behind, which the next load drops; and loading the
+same file twice leaves one copy, as each load is a replacement.
+
+One load at a time: a session advisory lock, taken first and released with the
+connection, so a killed loader cannot leave it stuck. The connection is the owner login
+given to the command, with `statement_timeout` off for this session only (building the
+indexes of a large load can outlast an interactive timeout). It needs a real session, so
+it goes to PostgreSQL itself, not through pgbouncer in transaction mode.
+
+Speed. Rows travel by binary COPY (asyncpg's `copy_records_to_table`), one COPY per batch
+of the source. While PostgreSQL digests one batch, a worker thread reads and checks the
+next (service/sources.py), so the two halves of the work overlap on two cores; indexes
+are built once after the copy, which is several times faster than maintaining them.
+
+SQLite: a development file
+--------------------------
+`--target sqlite:///PATH` writes the original schema (migrations/sqlite/schema.sql), the
+rows, then the development indexes (indexes.sql), into a scratch file next to the target
+that replaces it only when complete (os.replace), so the target is never half written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import aiosql
+import asyncpg
+
+from .settings import PROJECT_ROOT
+from .sources import (
+    COLUMNS,
+    Batches,
+    Review,
+    Source,
+    SourceError,
+    check_review_table,
+    is_sqlite_file,
+    open_source,
+    path_uri,
+    sqlite_queries,
+)
+
+LOADER_QUERIES_DIR = PROJECT_ROOT / "queries" / "loader"
+SQLITE_SCHEMA_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "schema.sql"
+SQLITE_INDEXES_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "indexes.sql"
+STAGING_SCHEMA = "review_admin"
+STAGING_TABLE = "reviews_staging"
+APPLICATION_NAME = "reviews-api load"
+CONNECT_TIMEOUT_S = 30
+CLOSE_TIMEOUT_S = 10
+PROGRESS_INTERVAL_S = 1.0
+STILL_LIVE = "the previous data is still live"
+
+
+class LoadError(Exception):
+    """A load failed; the message says what, where (file, line or row) and why."""
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did, for the operator."""
+
+    source: Path
+    target: str
+    rows: int
+    seconds: float
+    load_id: int | None = None
+
+    def summary(self) -> str:
+        """One line: rows, time, rate, target and, for PostgreSQL, the new data version."""
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        line = (
+            f"loaded {self.rows:,} rows from {self.source.name} into {self.target} "
+            f"in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
+        if self.load_id is not None:
+            line += f"; data version (load_id) {self.load_id}"
+        return line
+
+
+class Progress:
+    """Progress lines on a stream (stderr from the CLI), rows at most once a second."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.last_report: float | None = None
+
+    def rows(self, verb: str, done: int) -> None:
+        """Report `done` rows so far: after the first batch, then about once a second."""
+        now = time.perf_counter()
+        if self.last_report is None or now - self.last_report >= PROGRESS_INTERVAL_S:
+            self.last_report = now
+            self.say(f"{verb} {done:,} rows ({done / (now - self.started):,.0f} rows/s)")
+
+    def rows_done(self, verb: str, done: int) -> None:
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        self.say(f"{verb} {done:,} rows in {seconds:.1f} s ({done / seconds:,.0f} rows/s)")
+
+    def say(self, line: str) -> None:
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def load_into_postgres(
+    source: Path, database_url: str, *, progress: TextIO | None = None
+) -> LoadReport:
+    """Replace the review data of the database at `database_url` (an owner login) with the
+    rows of `source`, atomically; LoadError (previous data untouched) on any failure."""
+    started = time.perf_counter()
+    try:
+        reader = open_source(source)
+        published = asyncio.run(_load_into_postgres(reader, database_url, progress))
+    except SourceError as error:
+        raise LoadError(f"{error}; {STILL_LIVE}") from error
+    return LoadReport(
+        source=source,
+        target=f"PostgreSQL database {published.database}",
+        rows=published.rows,
+        seconds=time.perf_counter() - started,
+        load_id=published.load_id,
+    )
+
+
+@dataclass(frozen=True)
+class _Published:
+    load_id: int
+    rows: int
+    database: str
+
+
+async def _load_into_postgres(
+    source: Source, database_url: str, stream: TextIO | None
+) -> _Published:
+    """Drive the load protocol of migrations/postgres/0006 on one owner connection."""
+    queries = _postgres_queries()
+    started_at = datetime.now(UTC)
+    connection = await _connect(database_url)
+    try:
+        await _take_load_lock(connection, queries)
+        # Hashing the file (hashlib releases the GIL) overlaps the copy.
+        checksum = asyncio.create_task(asyncio.to_thread(file_sha256, source.path))
+        async with _step("creating the staging table", stream):
+            await queries.create_staging_table(connection)
+        rows = await _copy_rows(connection, source, Progress(stream))
+        async with _step("indexing the staged rows", stream):
+            await queries.index_staging_table(connection)
+        async with _step("vacuuming and analysing the staged rows", stream):
+            await queries.vacuum_staging_table(connection)
+        source_checksum = await checksum
+        async with _step("publishing the staged rows", stream):
+            await queries.publish_staging_table(
+                connection,
+                source_name=source.path.name,
+                source_checksum=source_checksum,
+                expected_rows=rows,
+                started_at=started_at,
+            )
+        # Published: from here on the new data is live, whatever happens.
+        async with _step("reading back the new data version", None, published=True):
+            load_id = int(await queries.latest_load_id(connection))
+            database = str(await queries.database_name(connection))
+    finally:
+        await _close(connection)
+    return _Published(load_id=load_id, rows=rows, database=database)
+
+
+@cache
+def _postgres_queries() -> Any:
+    return aiosql.from_path(LOADER_QUERIES_DIR / "postgres", "asyncpg")
+
+
+async def _connect(database_url: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(
+            database_url,
+            timeout=CONNECT_TIMEOUT_S,
+            server_settings={"statement_timeout": "0", "application_name": APPLICATION_NAME},
+        )
+    except (OSError, TimeoutError, ValueError, asyncpg.PostgresError) as error:
+        # asyncpg's configuration errors are ValueErrors; refused logins PostgresErrors.
+        raise LoadError(
+            f"cannot connect to PostgreSQL at {_without_password(database_url)}: {error}"
+        ) from error
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    """Close, or abort when the server does not answer: either way the session (and its
+    advisory lock) ends. Errors here would only hide the one that matters."""
+    with suppress(OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
+        await connection.close(timeout=CLOSE_TIMEOUT_S)
+
+
+async def _take_load_lock(connection: asyncpg.Connection, queries: Any) -> None:
+    async with _step("taking the load lock", None):
+        if await queries.try_load_lock(connection):
+            return
+        holder = await queries.load_lock_holder(connection)
+    who = (
+        f" (PostgreSQL backend pid {holder['pid']}, {holder['application_name']!r}, "
+        f"connected at {holder['backend_start']:%Y-%m-%d %H:%M:%S %Z})"
+        if holder is not None
+        else ""
+    )
+    raise LoadError(f"another load is running{who}; try again when it has finished")
+
+
+@asynccontextmanager
+async def _step(
+    doing: str, stream: TextIO | None, *, published: bool = False
+) -> AsyncIterator[None]:
+    """Time one step on `stream`, and turn a database failure into a LoadError naming it."""
+    started = time.perf_counter()
+    outcome = "the new data is live" if published else STILL_LIVE
+    try:
+        yield
+    except asyncpg.PostgresError as error:
+        raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
+    except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        raise LoadError(
+            f"lost the connection to PostgreSQL while {doing} ({error}); {outcome}"
+        ) from error
+    if stream is not None:
+        print(f"{doing}: {time.perf_counter() - started:.1f} s", file=stream, flush=True)
+
+
+def _postgres_reason(error: asyncpg.PostgresError) -> str:
+    """The server's message, its detail when it says which value, and a hint for the
+    errors an operator can fix (the database is not migrated)."""
+    reason = str(error.args[0]) if error.args else type(error).__name__
+    detail = getattr(error, "detail", None)
+    if detail and not detail.startswith("Failing row contains"):  # that one is the whole row
+        reason += f" ({detail})"
+    if isinstance(error, asyncpg.UniqueViolationError):
+        reason += "; the source's index column must be unique"
+    if isinstance(error, asyncpg.UndefinedFunctionError | asyncpg.InvalidSchemaNameError):
+        reason += "; is the database migrated? run `reviews-api migrate` first"
+    return reason
+
+
+async def _copy_rows(connection: asyncpg.Connection, source: Source, progress: Progress) -> int:
+    """COPY every batch of `source` into the staging table; the number of rows copied."""
+    copied = 0
+    async with aclosing(_read_ahead(source.batches())) as batches:
+        async for batch in batches:
+            try:
+                await connection.copy_records_to_table(
+                    STAGING_TABLE, schema_name=STAGING_SCHEMA, columns=COLUMNS, records=batch
+                )
+            except asyncpg.PostgresError as error:
+                raise LoadError(_rejected(source, batch, error)) from error
+            except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+                raise LoadError(
+                    f"lost the connection to PostgreSQL while copying rows ({error}); {STILL_LIVE}"
+                ) from error
+            except (TypeError, ValueError, OverflowError) as error:
+                # Encoding failed before PostgreSQL saw the row (e.g. beyond 64-bit integers).
+                raise LoadError(
+                    f"{_batch_span(source, batch)}: a value cannot be sent to PostgreSQL "
+                    f"({error}); {STILL_LIVE}"
+                ) from error
+            copied += len(batch)
+            progress.rows("copied", copied)
+    if copied == 0:
+        raise LoadError(f"{source.path} holds no reviews, and a load replaces all; {STILL_LIVE}")
+    progress.rows_done("copied", copied)
+    return copied
+
+
+async def _read_ahead(batches: Batches) -> AsyncGenerator[list[Review], None]:
+    """The batches, each next one read in a worker thread while the caller copies the
+    current one. One thread, so a SQLite connection stays in the thread that opened it."""
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-source") as reader:
+        upcoming = loop.run_in_executor(reader, next, batches, None)
+        try:
+            while (batch := await upcoming) is not None:
+                upcoming = loop.run_in_executor(reader, next, batches, None)
+                yield batch
+        finally:
+            upcoming.cancel()  # the caller gave up: nobody wants that batch (or its error)
+            # Runs after any read in flight (one thread, in order); closes the source's file.
+            await loop.run_in_executor(reader, batches.close)
+
+
+def _rejected(source: Source, batch: list[Review], error: asyncpg.PostgresError) -> str:
+    """PostgreSQL refused a row: name it from the COPY's "line N" (the batch's N-th row)."""
+    context = getattr(error, "context", None) or ""
+    marker = f"COPY {STAGING_TABLE}, line "
+    where = _batch_span(source, batch)
+    if marker in context:
+        number = context.split(marker, 1)[1].split(",", 1)[0].split(":", 1)[0]
+        if number.isdigit() and 1 <= int(number) <= len(batch):
+            where = source.location(batch[int(number) - 1])
+    return f"{where}: PostgreSQL rejected the row: {_postgres_reason(error)}; {STILL_LIVE}"
+
+
+def _batch_span(source: Source, batch: list[Review]) -> str:
+    return f"{source.location(batch[0])} to {source.location(batch[-1]).rsplit(': ', 1)[-1]}"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (flat memory)."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+# --- SQLite --------------------------------------------------------------------------------
+
+
+def load_into_sqlite(source: Path, target: Path, *, progress: TextIO | None = None) -> LoadReport:
+    """Write `target`, a SQLite file of the original schema with the development indexes,
+    from the rows of `source`; the target is replaced only once complete."""
+    started = time.perf_counter()
+    reader = _open(source)
+    if target.resolve() == source.resolve() or (target.exists() and target.samefile(source)):
+        raise LoadError(f"{target} is the source itself; write the SQLite file elsewhere")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory, so os.replace is an atomic rename; the pid keeps concurrent runs apart.
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    scratch.unlink(missing_ok=True)
+    try:
+        rows = _write_sqlite(reader, scratch, Progress(progress))
+        with scratch.open("rb+") as file:  # synchronous=OFF skipped every fsync
+            os.fsync(file.fileno())
+        os.replace(scratch, target)
+    except SourceError as error:
+        raise LoadError(f"{error}; {target} is unchanged") from error
+    except sqlite3.Error as error:
+        raise LoadError(f"writing {target} failed: {error}; {target} is unchanged") from error
+    finally:
+        scratch.unlink(missing_ok=True)
+    return LoadReport(source, f"SQLite file {target}", rows, time.perf_counter() - started)
+
+
+def _write_sqlite(source: Source, path: Path, progress: Progress) -> int:
+    queries = sqlite_queries()
+    connection = sqlite3.connect(path)
+    try:
+        queries.prepare_scratch_file(connection)
+        connection.executescript(SQLITE_SCHEMA_SQL.read_text())
+        written = 0
+        for batch in source.batches():
+            queries.insert_reviews(connection, batch)  # inside one implicit transaction
+            written += len(batch)
+            progress.rows("wrote", written)
+        if written == 0:
+            raise SourceError(f"{source.path} holds no reviews")
+        connection.commit()
+        progress.rows_done("wrote", written)
+        connection.executescript(SQLITE_INDEXES_SQL.read_text())
+        progress.say("built the development indexes")
+    finally:
+        connection.close()
+    return written
+
+
+def index_sqlite(path: Path) -> None:
+    """Add the development indexes (migrations/sqlite/indexes.sql) to an existing SQLite
+    file of the original schema. Idempotent: the indexes are created only if missing."""
+    if not path.is_file():
+        raise LoadError(f"{path} does not exist; give an existing SQLite file")
+    try:
+        if not is_sqlite_file(path):
+            raise LoadError(f"{path} is not a SQLite database")
+        connection = sqlite3.connect(path_uri(path, "rw"), uri=True)
+        try:
+            check_review_table(connection, path)
+            connection.executescript(SQLITE_INDEXES_SQL.read_text())
+        finally:
+            connection.close()
+    except SourceError as error:
+        raise LoadError(str(error)) from error
+    except sqlite3.Error as error:
+        raise LoadError(f"{path}: adding the indexes failed: {error}") from error
+
+
+def _open(source: Path) -> Source:
+    try:
+        return open_source(source)
+    except SourceError as error:
+        raise LoadError(str(error)) from error

@@ -1,0 +1,383 @@
+"""The files `reviews-api load` reads, as a stream of batches of normalised review rows.
+
+Two kinds of source, told apart by their first bytes (not their names):
+
+- a SQLite file of the original schema (table `reviews`, pandas' camelCase columns); extra
+  columns such as pandas' `level_0` are ignored, a missing one is an error naming it;
+- an Amazon JSON-lines dump, plain or gzipped: the 2018 format (`vote`, `verified`) or the
+  2014 one (`helpful: [helpful, total]`, no `verified`).
+
+Every source yields the same thing: lists of `Review` tuples in the raw table's column
+order (`COLUMNS`), already checked and converted (`normalise`), so the PostgreSQL and the
+SQLite writers take them as they are.
+
+Design
+------
+Batches, not rows and not tables. Rows are read `BATCH_ROWS` at a time (`fetchmany` for
+SQLite, line by line for JSON), so memory stays flat whatever the source's size, and each
+batch is one COPY for the loader, which can name the batch's rows when PostgreSQL rejects
+one.
+
+One check, per row, in one place. `normalise` is the only code that decides whether a
+value is acceptable; both sources call it, and its rules match the CHECK constraints of
+public.reviews (migrations/postgres/0001), so a bad row is reported with its file and line
+(or index) before PostgreSQL sees it, and the SQLite writer, which has no constraints,
+gets the same guarantees. It is the hot loop of a load (a quarter of a million rows for the
+real data), so its fast path is a handful of dict look-ups and type tests; working out *what*
+is wrong happens only once something is.
+
+Locations. A SQLite row is named by its `index` ("row with index=12"); a JSON row by its
+line. The JSON `index` is the 0-based *physical* line number (blank lines are skipped but
+counted), so a row's index always leads back to its line: line = index + 1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import sqlite3
+import zlib
+from collections.abc import Callable, Generator
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import aiosql
+import orjson
+
+from .settings import PROJECT_ROOT
+
+SQLITE_QUERIES_DIR = PROJECT_ROOT / "queries" / "loader" / "sqlite"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+GZIP_MAGIC = b"\x1f\x8b"
+# Rows per batch: big enough that per-batch costs (a COPY statement, a thread hand-off)
+# vanish, small enough that a few batches in flight stay at tens of megabytes.
+BATCH_ROWS = 20_000
+
+# The raw table's columns, in order (public.reviews, migrations/sqlite/schema.sql).
+COLUMNS = (
+    "index",
+    "overall",
+    "verified",
+    "reviewTime",
+    "reviewerID",
+    "productID",
+    "reviewerName",
+    "reviewText",
+    "summary",
+    "unixReviewTime",
+    "vote",
+)
+
+# One row, as both writers take it, in COLUMNS order.
+Review = tuple[
+    int, int, bool | None, str, str, str, str | None, str | None, str | None, int, str | None
+]
+# A source's rows, a batch at a time; close() releases the file.
+Batches = Generator[list[Review], None, None]
+
+# 5.0 and 5 hash and compare equal, so one look-up accepts either and yields the int.
+WHOLE_STARS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
+# SQLite stores verified as 0/1, JSON as true/false (True == 1, False == 0 as dict keys).
+VERIFIED_FLAGS = {0: False, 1: True, None: None}
+FLAG_TYPES = (bool, int, type(None))
+INVALID = object()
+# The CHECK constraint reviews_vote_is_a_count: "2", "1,078", "1078".
+VOTE_PATTERN = re.compile(r"[0-9]{1,3}(?:,?[0-9]{3})*")
+OPTIONAL_TEXT_COLUMNS = ("reviewerName", "reviewText", "summary")
+
+
+class SourceError(Exception):
+    """The source cannot be loaded; the message names the file, the row or line, and why."""
+
+
+class RowProblem(ValueError):
+    """One value of a row is unacceptable (raised by `normalise`, located by the source)."""
+
+    def __init__(self, column: str, value: object, reason: str) -> None:
+        super().__init__(f"{column}={value!r} {reason}")
+        self.column = column
+        self.value = value
+        self.reason = reason
+
+
+class Source(Protocol):
+    """A readable review file."""
+
+    path: Path
+
+    def batches(self) -> Batches:
+        """Every row, normalised, `BATCH_ROWS` at a time; SourceError on a bad row."""
+        ...
+
+    def location(self, review: Review) -> str:
+        """Where a row came from, for messages: '<file>: line 12'."""
+        ...
+
+
+def open_source(path: Path) -> Source:
+    """The reader for `path`, chosen by its first bytes; checks what can be checked early
+    (the file exists, the SQLite table has its columns) so mistakes surface before a load
+    touches a database."""
+    header = _header(path)
+    if header.startswith(SQLITE_MAGIC):
+        return SQLiteSource(path)
+    if header.startswith(GZIP_MAGIC):
+        return JsonLinesSource(path, compressed=True)
+    if header.lstrip().startswith(b"{") or path.name.endswith((".json", ".jsonl")):
+        return JsonLinesSource(path, compressed=False)
+    raise SourceError(f"{path}: neither a SQLite database nor a JSON-lines dump (.json, .json.gz)")
+
+
+def is_sqlite_file(path: Path) -> bool:
+    return _header(path).startswith(SQLITE_MAGIC)
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        raise SourceError(f"{path} does not exist") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read it ({error.strerror})") from error
+
+
+def normalise(raw: tuple[Any, ...]) -> Review:
+    """A row as the writers take it, or RowProblem naming the first bad value.
+
+    `raw` is in COLUMNS order, straight from the source: overall a number, verified
+    0/1/true/false/None; everything else already of its final type if the row is good.
+    """
+    (index, overall, verified, review_time, reviewer_id, product_id, name, text, summary,
+     unix_time, vote) = raw  # fmt: skip
+    stars = WHOLE_STARS.get(overall) if type(overall) in (int, float) else None
+    flag = VERIFIED_FLAGS.get(verified, INVALID) if type(verified) in FLAG_TYPES else INVALID
+    if (
+        stars is None
+        or flag is INVALID
+        or type(index) is not int
+        or type(unix_time) is not int
+        or type(review_time) is not str
+        or type(reviewer_id) is not str
+        or type(product_id) is not str
+        or not reviewer_id
+        or not product_id
+        or (name is not None and type(name) is not str)
+        or (text is not None and type(text) is not str)
+        or (summary is not None and type(summary) is not str)
+        or (vote is not None and (type(vote) is not str or not VOTE_PATTERN.fullmatch(vote)))
+    ):
+        raise _problem(raw)
+    verified = cast("bool | None", flag)
+    return (index, stars, verified, review_time, reviewer_id, product_id, name, text, summary,
+            unix_time, vote)  # fmt: skip
+
+
+def _problem(raw: tuple[Any, ...]) -> RowProblem:
+    """The first bad value of a row `normalise` refused: the slow path, taken once."""
+    row = dict(zip(COLUMNS, raw, strict=True))
+    checks: list[tuple[str, Callable[[Any], bool], str]] = [
+        ("index", lambda v: type(v) is int, "is not an integer"),
+        (
+            "overall",
+            lambda v: type(v) in (int, float) and v in WHOLE_STARS,
+            "is not a whole star rating 1..5",
+        ),
+        (
+            "verified",
+            lambda v: type(v) in FLAG_TYPES and VERIFIED_FLAGS.get(v, INVALID) is not INVALID,
+            "is not a boolean (true/false or 1/0) or null",
+        ),
+        ("reviewTime", lambda v: type(v) is str, "is not text"),
+        ("reviewerID", lambda v: type(v) is str and v != "", "is not a non-empty text"),
+        ("productID", lambda v: type(v) is str and v != "", "is not a non-empty text"),
+        *(
+            (column, lambda v: v is None or type(v) is str, "is not text or null")
+            for column in OPTIONAL_TEXT_COLUMNS
+        ),
+        ("unixReviewTime", lambda v: type(v) is int, "is not an integer"),
+        (
+            "vote",
+            lambda v: v is None or (type(v) is str and VOTE_PATTERN.fullmatch(v) is not None),
+            "is not a vote count like 2, 1078 or 1,078",
+        ),
+    ]
+    for column, acceptable, reason in checks:
+        if not acceptable(row[column]):
+            return RowProblem(column, row[column], reason)
+    raise AssertionError(f"normalise refused a row with no bad value: {raw!r}")
+
+
+@cache
+def sqlite_queries() -> Any:
+    """queries/loader/sqlite: reading a source file (source.sql), writing one (target.sql)."""
+    return aiosql.from_path(SQLITE_QUERIES_DIR, "sqlite3")
+
+
+def check_review_table(connection: sqlite3.Connection, path: Path) -> None:
+    """SourceError unless the database has table `reviews` with every column of COLUMNS
+    (names are case-sensitive, as pandas wrote them; extra columns are fine)."""
+    present = {name for (name,) in sqlite_queries().review_columns(connection)}
+    if not present:
+        raise SourceError(f"{path}: no table named reviews")
+    missing = [column for column in COLUMNS if column not in present]
+    if missing:
+        raise SourceError(
+            f"{path}: table reviews lacks the required column(s) {', '.join(missing)} "
+            "(column names are case-sensitive)"
+        )
+
+
+class SQLiteSource:
+    """Table `reviews` of a SQLite file of the original schema, opened read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as connection:
+            try:
+                check_review_table(connection, path)
+            except sqlite3.Error as error:
+                raise SourceError(f"{path}: cannot read it as SQLite ({error})") from error
+
+    def _connect(self) -> _ClosingConnection:
+        try:
+            # Not tied to a thread: the loader reads in a worker thread, and a generator left
+            # unfinished is closed by whichever thread collects it.
+            return _ClosingConnection(
+                sqlite3.connect(path_uri(self.path, "ro"), uri=True, check_same_thread=False)
+            )
+        except sqlite3.Error as error:
+            raise SourceError(f"{self.path}: cannot open it as SQLite ({error})") from error
+
+    def batches(self) -> Batches:
+        # The connection is opened by the first next(), in the thread that reads.
+        with self._connect() as connection:
+            try:
+                with sqlite_queries().select_reviews_cursor(connection) as cursor:
+                    while raw_rows := cursor.fetchmany(BATCH_ROWS):
+                        yield self._normalised(raw_rows)
+            except sqlite3.Error as error:
+                raise SourceError(f"{self.path}: cannot read table reviews ({error})") from error
+
+    def _normalised(self, raw_rows: list[tuple[Any, ...]]) -> list[Review]:
+        try:
+            return [normalise(raw) for raw in raw_rows]
+        except RowProblem:
+            for raw in raw_rows:  # find which row, to say where
+                try:
+                    normalise(raw)
+                except RowProblem as problem:
+                    raise SourceError(f"{self._where(raw[0])}: {problem}") from None
+            raise
+
+    def location(self, review: Review) -> str:
+        return self._where(review[0])
+
+    def _where(self, index: object) -> str:
+        return f"{self.path}: row with index={index!r}"
+
+
+class _ClosingConnection:
+    """`with` for sqlite3 that closes the connection (sqlite3's own `with` only commits)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.connection
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.connection.close()
+
+
+def path_uri(path: Path, mode: str) -> str:
+    """A sqlite3 URI for `path` (any characters) opened with `mode` (ro, rw): never creates."""
+    return f"{path.resolve().as_uri()}?mode={mode}"
+
+
+# The dump's field for each column the JSON reader takes (the others have the same name).
+JSON_FIELDS = {"productID": "asin"}
+
+
+class JsonLinesSource:
+    """An Amazon review dump: one JSON object per line, 2018 or 2014 format, maybe gzipped."""
+
+    def __init__(self, path: Path, *, compressed: bool) -> None:
+        self.path = path
+        self.compressed = compressed
+
+    def _open(self) -> io.BufferedIOBase:
+        if self.compressed:
+            return gzip.open(self.path, "rb")
+        return self.path.open("rb")
+
+    def batches(self) -> Batches:
+        batch: list[Review] = []
+        try:
+            with self._open() as lines:
+                for line_number, line in enumerate(lines, start=1):
+                    if line.isspace():
+                        continue
+                    batch.append(self._review(line, line_number))
+                    if len(batch) == BATCH_ROWS:
+                        yield batch
+                        batch = []
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            raise SourceError(f"{self.path}: cannot read it ({error})") from error
+        if batch:
+            yield batch
+
+    def _review(self, line: bytes, line_number: int) -> Review:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise SourceError(f"{self._where(line_number)}: not valid JSON ({error})") from None
+        if type(record) is not dict:
+            raise SourceError(f"{self._where(line_number)}: not a JSON object")
+        try:
+            raw = (
+                line_number - 1,
+                record["overall"],
+                record.get("verified"),  # absent from 2014 dumps
+                record["reviewTime"],
+                record["reviewerID"],
+                record["asin"],
+                record.get("reviewerName"),
+                record.get("reviewText"),
+                record.get("summary"),
+                record["unixReviewTime"],
+                record["vote"] if "vote" in record else _vote_from_helpful(record),
+            )
+            return normalise(raw)
+        except KeyError as error:
+            raise SourceError(
+                f"{self._where(line_number)}: required field {error.args[0]!r} is missing"
+            ) from None
+        except RowProblem as problem:
+            field = JSON_FIELDS.get(problem.column, problem.column)
+            raise SourceError(
+                f"{self._where(line_number)}: {field}={problem.value!r} {problem.reason}"
+            ) from None
+
+    def location(self, review: Review) -> str:
+        return self._where(review[0] + 1)
+
+    def _where(self, line_number: int) -> str:
+        return f"{self.path}: line {line_number}"
+
+
+def _vote_from_helpful(record: dict[str, Any]) -> str | None:
+    """The 2014 format's `helpful: [helpful, total]` as a 2018 `vote`: the helpful count
+    with thousands commas ("1,078"), or None when nobody found the review helpful."""
+    helpful = record.get("helpful")
+    if helpful is None:
+        return None
+    if (
+        type(helpful) is not list
+        or len(helpful) != 2
+        or not all(type(count) is int and count >= 0 for count in helpful)
+    ):
+        raise RowProblem("helpful", helpful, "is not [helpful votes, total votes]")
+    return f"{helpful[0]:,}" if helpful[0] > 0 else None
