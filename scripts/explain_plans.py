@@ -60,7 +60,8 @@ def explain(
 
 
 def report(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as connection:
+    # No automatic server-side preparation: the script manages its own statement.
+    with psycopg.connect(database_url, autocommit=True, prepare_threshold=None) as connection:
         total = connection.execute("SELECT count(*) FROM public.reviews").fetchone()[0]
         version = connection.execute("SHOW server_version").fetchone()[0]
         lines = [f"## {total:,} reviews (PostgreSQL {version})", ""]
