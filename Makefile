@@ -2,6 +2,7 @@
 # Needs only python3 (3.11+) on the PATH: the first target run creates .venv and installs
 # the pinned dependencies (constraints.txt) into it.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test lint format lock clean
+.PHONY: help install run data test lint format lock clean vendor-docs image compose-up compose-load compose-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,3 +54,22 @@ lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 
 clean: ## Remove the virtual environment and caches (keeps the database)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+SWAGGER_UI_VERSION := 5.35.0
+vendor-docs: ## Refresh the vendored Swagger UI (service/static/swagger-ui) from the npm registry
+	rm -rf /tmp/reviews-api-swagger && mkdir -p /tmp/reviews-api-swagger
+	cd /tmp/reviews-api-swagger && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	cp /tmp/reviews-api-swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE,favicon-32x32.png} service/static/swagger-ui/
+
+IMAGE ?= reviews-api:local
+image: ## Build the container image (needs a Docker engine)
+	docker build --tag $(IMAGE) .
+
+compose-up: ## db, migrate, api with Docker Compose (needs .env: see .env.example)
+	docker compose up --detach --build --wait
+
+compose-load: ## Load ./data/$$REVIEWS_SOURCE into the compose database
+	docker compose --profile load run --rm load
+
+compose-down: ## Stop the compose services (keeps the database volume)
+	docker compose down

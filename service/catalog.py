@@ -15,10 +15,9 @@ MAX_ID_LENGTH = 64
 
 @dataclass(frozen=True)
 class QueryParameter:
-    """An optional query-string parameter and the SQL argument it feeds."""
+    """An optional query-string parameter (the date bounds feed SQL; `format` does not)."""
 
     name: str
-    sql_argument: str
     description: str
     schema: dict[str, Any]
 
@@ -45,6 +44,7 @@ class Endpoint:
     query_parameters: tuple[QueryParameter, ...]
     response_fields: tuple[ResponseField, ...]
     description: str
+    example: dict[str, Any]
 
     @property
     def sanic_path(self) -> str:
@@ -52,20 +52,32 @@ class Endpoint:
         return self.path.replace("{" + self.id_parameter + "}", f"<{self.id_parameter}:str>")
 
 
-ISO_DATE = {"type": "string", "format": "date", "minimum": "1900-01-01", "maximum": "2999-12-31"}
+# A calendar date from 1900-01-01 to 2999-12-31 (the pattern bounds the year; impossible
+# days such as 2015-02-30 are refused by the service with a 400).
+ISO_DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": "^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$",
+}
 
-DATE_RANGE = (
+SUMMARY_PARAMETERS = (
     QueryParameter(
         "from",
-        "date_from",
-        "First review date to include, `YYYY-MM-DD` (UTC calendar day), inclusive.",
+        "First review day to include, `YYYY-MM-DD` (UTC calendar day), inclusive; "
+        "1900-01-01 to 2999-12-31, not after `to`.",
         ISO_DATE,
     ),
     QueryParameter(
         "to",
-        "date_to",
-        "Last review date to include, `YYYY-MM-DD` (UTC calendar day), inclusive.",
+        "Last review day to include, `YYYY-MM-DD` (UTC calendar day), inclusive; "
+        "1900-01-01 to 2999-12-31.",
         ISO_DATE,
+    ),
+    QueryParameter(
+        "format",
+        "`json` (default) or `csv` (one header row, `rating_distribution` flattened to "
+        "`rating_1`..`rating_5`); wins over the Accept header.",
+        {"type": "string", "enum": ["json", "csv"]},
     ),
 )
 
@@ -122,12 +134,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         id_description="Product id (the ASIN), 1 to 64 characters.",
         summary_query="product_review_summary",
         exists_query="product_exists",
-        query_parameters=DATE_RANGE,
+        query_parameters=SUMMARY_PARAMETERS,
         response_fields=_summary_fields(
             "product_id",
             ResponseField("distinct_reviewers", "Different reviewers in the period.", COUNT),
         ),
         description="Review aggregates of one product, optionally within a date range.",
+        example={
+            "product_id": "B0128IL7TH",
+            "period": {"from": "2016-01-01", "to": "2016-12-31"},
+            "review_count": 1005,
+            "average_rating": 4.167164179104478,
+            "rating_distribution": {"1": 85, "2": 45, "3": 97, "4": 168, "5": 610},
+            "verified_review_count": 910,
+            "helpful_votes": 885,
+            "distinct_reviewers": 1001,
+            "first_review_date": "2016-01-01",
+            "last_review_date": "2016-12-31",
+        },
     ),
     Endpoint(
         name="reviewer_review_summary",
@@ -136,7 +160,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         id_description="Reviewer (user) id, 1 to 64 characters.",
         summary_query="reviewer_review_summary",
         exists_query="reviewer_exists",
-        query_parameters=DATE_RANGE,
+        query_parameters=SUMMARY_PARAMETERS,
         response_fields=_summary_fields(
             "reviewer_id",
             ResponseField("distinct_products", "Different products reviewed.", COUNT),
@@ -148,5 +172,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
         description="Review aggregates of one reviewer, optionally within a date range.",
+        example={
+            "reviewer_id": "A0NS716RA5ZORF",
+            "reviewer_name": "Bill N.",
+            "period": {"from": None, "to": None},
+            "review_count": 12,
+            "average_rating": 4.416666666666667,
+            "rating_distribution": {"1": 1, "2": 0, "3": 0, "4": 3, "5": 8},
+            "verified_review_count": 11,
+            "helpful_votes": 4,
+            "distinct_products": 12,
+            "first_review_date": "2011-08-23",
+            "last_review_date": "2017-07-29",
+        },
     ),
 )

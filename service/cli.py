@@ -12,9 +12,12 @@ MIGRATION_DATABASE_URL; the service's own DATABASE_URL is a read-only login.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -112,12 +115,14 @@ def _owner_url(arguments: argparse.Namespace) -> str:
 
 def _serve(arguments: argparse.Namespace) -> int:
     """Check the database is there, then run Sanic with `settings.workers` processes."""
+    settings = Settings.from_env()
+    _prepare_metrics_directory()
+    # Imported only now: prometheus_client picks its storage when first imported.
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
     from .app import create_app
 
-    settings = Settings.from_env()
     if settings.dialect == "sqlite" and not settings.sqlite_path.is_file():
         raise SettingsError(
             f"SQLite database {settings.sqlite_path} does not exist; build it with "
@@ -126,16 +131,37 @@ def _serve(arguments: argparse.Namespace) -> int:
     # Workers are separate processes that rebuild the app from this loader.
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
+    single = settings.workers == 1
     app.prepare(
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        access_log=False,
+        access_log=False,  # ours is structured (service/observability.py)
         motd=False,
-        single_process=settings.workers == 1,
+        single_process=single,
     )
-    Sanic.serve(primary=app, app_loader=loader)
+    if single:
+        # One process that owns its socket: on SIGTERM it stops accepting at once, and
+        # a signal during start-up is honoured (Sanic's worker manager can miss it).
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
     return 0
+
+
+def _prepare_metrics_directory() -> None:
+    """Workers share their metrics through files in PROMETHEUS_MULTIPROC_DIR: a fresh
+    directory per start (or the operator's, emptied), inherited by every worker."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = tempfile.mkdtemp(prefix="reviews-api-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 
 
 def _migrate(arguments: argparse.Namespace) -> int:

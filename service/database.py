@@ -8,10 +8,15 @@ database cannot answer now" (a 503) rather than a bug.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 import aiosql
 import aiosqlite
@@ -20,6 +25,9 @@ import asyncpg
 from .settings import PROJECT_ROOT, Settings
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
+# Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
+RECONNECT_INTERVAL_S = 1.0
+logger = logging.getLogger("reviews_api.database")
 
 
 class DatabaseUnavailable(Exception):
@@ -47,7 +55,29 @@ class ReviewStore(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def current_load(self) -> tuple[str, float | None]: ...
+
+    def pool_stats(self) -> PoolStats: ...
+
+    def observe_queries(self, observer: QueryObserver) -> None: ...
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Connections open, running a query, and queries waiting for a connection."""
+
+    size: int
+    in_use: int
+    waiting: int
+
+
+QueryObserver: TypeAlias = Callable[[str, float], None]
+
+
+def _ignore_query(query_name: str, seconds: float) -> None:
+    """The observer until the app sets one."""
 
 
 def load_queries(dialect: str) -> Any:
@@ -60,18 +90,19 @@ async def open_store(settings: Settings) -> ReviewStore:
     """Open the store `DATABASE_URL` names; its scheme picks the dialect."""
     if settings.dialect == "sqlite":
         return await SQLiteStore.open(settings.sqlite_path)
-    return PostgresStore(await create_pool(settings))
+    return await PostgresStore.open(settings)
 
 
 class _QueryStore:
-    """Runs one dialect's named queries on a connection or a pool (aiosql takes either)."""
+    """Runs one dialect's named queries; a subclass says on what (`_execute`)."""
 
     dialect: ClassVar[str]
     unavailable_errors: ClassVar[tuple[type[BaseException], ...]]
 
-    def __init__(self, connection_or_pool: Any) -> None:
-        self._target = connection_or_pool
+    def __init__(self) -> None:
         self._queries = load_queries(self.dialect)
+        self._observer: QueryObserver = _ignore_query
+        self._in_flight = 0  # queries started and not finished, waiting ones included
 
     def _date(self, value: date | None) -> Any:
         return value
@@ -101,15 +132,35 @@ class _QueryStore:
     async def ping(self) -> None:
         await self._run("ping")
 
-    async def close(self) -> None:
-        await self._target.close()
+    async def current_load(self) -> tuple[str, float | None]:
+        """The data version (what changes when the data does: the ETag's first half) and
+        when that data went live (Unix seconds, None when unknown)."""
+        row = await self._run("current_load")
+        return str(row["data_version"]), row["loaded_at"]
+
+    def observe_queries(self, observer: QueryObserver) -> None:
+        """Call `observer(query_name, seconds)` after every query (metrics)."""
+        self._observer = observer
+
+    def pool_stats(self) -> PoolStats:
+        return PoolStats(
+            size=1, in_use=min(self._in_flight, 1), waiting=max(self._in_flight - 1, 0)
+        )
 
     async def _run(self, query_name: str, **arguments: Any) -> Any:
         query = getattr(self._queries, query_name)
+        started = time.perf_counter()
+        self._in_flight += 1
         try:
-            return await query(self._target, **arguments)
+            return await self._execute(query, arguments)
         except self.unavailable_errors as error:
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+        finally:
+            self._in_flight -= 1
+            self._observer(query_name, time.perf_counter() - started)
+
+    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
 
 class SQLiteStore(_QueryStore):
@@ -118,6 +169,10 @@ class SQLiteStore(_QueryStore):
     dialect = "sqlite"
     # Locked, corrupt, or the file went away: the database cannot answer, not a bug.
     unavailable_errors = (sqlite3.OperationalError,)
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        super().__init__()
+        self._connection = connection
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteStore:
@@ -131,18 +186,31 @@ class SQLiteStore(_QueryStore):
         connection.row_factory = aiosqlite.Row
         return cls(connection)
 
+    async def close(self) -> None:
+        await self._connection.close()
+
     def _date(self, value: date | None) -> Any:
         # SQLite has no date type: the queries take ISO text and convert with unixepoch().
         return value.isoformat() if value else None
 
+    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
+        return await query(self._connection, **arguments)
+
 
 class PostgresStore(_QueryStore):
-    """Production: an asyncpg pool per worker; aiosql takes a connection per query."""
+    """Production: an asyncpg pool per worker, made lazily so that a database that is down
+    at start-up (or later) costs 503s, never the process.
+
+    The pool is made at start-up when PostgreSQL answers; when it does not, the first query
+    that needs it tries again, at most once per RECONNECT_INTERVAL_S (queries in between fail
+    at once rather than pile up behind a connection attempt each). Once made, the pool
+    reconnects its own connections: it is never thrown away.
+    """
 
     dialect = "postgres"
     # The link (OSError, a connection-class error, a closed connection), the server
     # refusing or shutting down, a statement cancelled by statement_timeout (57014 is an
-    # OperatorInterventionError), the client-side command timeout (TimeoutError).
+    # OperatorInterventionError), the client-side command or acquire timeout (TimeoutError).
     unavailable_errors = (
         OSError,
         TimeoutError,
@@ -151,6 +219,86 @@ class PostgresStore(_QueryStore):
         asyncpg.InsufficientResourcesError,
         asyncpg.ConnectionDoesNotExistError,
     )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        # One connection attempt at a time per worker, however many requests are waiting.
+        self._pool_lock = asyncio.Lock()
+        self._next_attempt_at = 0.0
+        self._last_failure = ""
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(cls, settings: Settings) -> PostgresStore:
+        store = cls(settings)
+        try:
+            await store._connected_pool()
+        except DatabaseUnavailable as error:
+            logger.warning(
+                "PostgreSQL is not answering at start-up; serving 503 until it does: %s", error
+            )
+        return store
+
+    def pool_stats(self) -> PoolStats:
+        if self._pool is None:
+            return PoolStats(size=0, in_use=0, waiting=self._in_flight)
+        size = self._pool.get_size()
+        in_use = size - self._pool.get_idle_size()
+        return PoolStats(size=size, in_use=in_use, waiting=max(self._in_flight - in_use, 0))
+
+    async def close(self) -> None:
+        """Close the pool, waiting for queries still running, then terminating any left."""
+        if self._pool is None:
+            return
+        try:
+            async with asyncio.timeout(self._settings.db_command_timeout_s):
+                await self._pool.close()
+        except TimeoutError:
+            self._pool.terminate()
+
+    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
+        pool = await self._connected_pool()
+        # The acquire timeout also bounds the release (asyncpg reuses it), which waits for
+        # the cancellation of a timed-out query: over a dead link, a whole timeout more.
+        connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+        try:
+            result = await query(connection, **arguments)
+        except BaseException:
+            # Answer the 503 now; the connection stays counted in the pool until released.
+            self._release_in_background(pool, connection)
+            raise
+        await pool.release(connection)
+        return result
+
+    def _release_in_background(self, pool: asyncpg.Pool, connection: Any) -> None:
+        task = asyncio.get_running_loop().create_task(pool.release(connection))
+        self._releasing.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._releasing.discard)
+
+    async def _connected_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:  # another request may have made it while we waited
+                    self._pool = await self._create_pool_at_most_every_interval()
+        return self._pool
+
+    async def _create_pool_at_most_every_interval(self) -> asyncpg.Pool:
+        now = time.monotonic()
+        if now < self._next_attempt_at:
+            raise DatabaseUnavailable(
+                f"PostgreSQL is not answering (next attempt in "
+                f"{self._next_attempt_at - now:.1f} s): {self._last_failure}"
+            )
+        self._next_attempt_at = now + RECONNECT_INTERVAL_S
+        try:
+            pool = await create_pool(self._settings)
+        except DatabaseUnavailable as error:
+            self._last_failure = str(error)
+            raise
+        logger.info("PostgreSQL pool ready")
+        return pool
 
 
 async def _leave_session_alone(connection: asyncpg.Connection) -> None:

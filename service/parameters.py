@@ -17,6 +17,7 @@ from .problems import invalid_parameter
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
 ISO_DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # More fields than any endpoint declares is already an error; the cap keeps parsing cheap.
 MAX_QUERY_FIELDS = 20
 
@@ -50,6 +51,9 @@ def parse_entity_id(endpoint: Endpoint, raw: str) -> str:
         raise invalid_parameter(
             f"{name} is {len(entity_id)} characters long; the limit is {MAX_ID_LENGTH}", name
         )
+    if CONTROL_CHARACTER.search(entity_id):
+        # No real id has one, and PostgreSQL text cannot hold NUL (%00) at all.
+        raise invalid_parameter(f"{name} contains a control character", name)
     return entity_id
 
 

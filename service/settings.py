@@ -7,6 +7,7 @@ the README's table and the code cannot disagree: a test compares them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,33 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("PORT", "8000", "TCP port to listen on."),
     SettingSpec("WORKERS", "1", "Sanic worker processes (one per core in production)."),
     SettingSpec("LOG_LEVEL", "INFO", "One of DEBUG, INFO, WARNING, ERROR, CRITICAL."),
+    SettingSpec(
+        "API_KEYS",
+        "",
+        "Comma-separated SHA-256 hex digests of the accepted API keys (never the keys). "
+        "Set: data routes need `Authorization: Bearer <key>`. Empty: no authentication.",
+    ),
+    SettingSpec(
+        "CACHE_MAX_AGE_S",
+        "60",
+        "max-age of the Cache-Control header on summaries (0: revalidate every time).",
+    ),
+    SettingSpec(
+        "CORS_ORIGINS",
+        "",
+        "Comma-separated origins allowed to call the API from a browser "
+        "(e.g. `https://bi.example.com`). Empty: no CORS headers.",
+    ),
+    SettingSpec(
+        "REQUEST_TIMEOUT_S",
+        "10",
+        "Close a connection whose request has not fully arrived after this (slow clients).",
+    ),
+    SettingSpec(
+        "GRACEFUL_SHUTDOWN_S",
+        "15",
+        "On SIGTERM, how long in-flight requests may finish before the workers stop.",
+    ),
     SettingSpec(
         "DB_POOL_MIN", "1", "PostgreSQL: connections each worker keeps open (pool minimum)."
     ),
@@ -88,6 +116,11 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "INFO"
+    api_key_digests: tuple[str, ...] = ()
+    cache_max_age_s: int = 60
+    cors_origins: tuple[str, ...] = ()
+    request_timeout_s: int = 10
+    graceful_shutdown_s: float = 15.0
     db_pool_min: int = 1
     db_pool_max: int = 4
     db_statement_timeout_ms: int = 2000
@@ -111,6 +144,11 @@ class Settings:
             port=read("PORT", _int_between(1, 65535)),
             workers=read("WORKERS", _int_between(1, 256)),
             log_level=read("LOG_LEVEL", _parse_log_level),
+            api_key_digests=read("API_KEYS", _parse_key_digests),
+            cache_max_age_s=read("CACHE_MAX_AGE_S", _int_between(0, 31_536_000)),
+            cors_origins=read("CORS_ORIGINS", _parse_origins),
+            request_timeout_s=read("REQUEST_TIMEOUT_S", _int_between(1, 3600)),
+            graceful_shutdown_s=read("GRACEFUL_SHUTDOWN_S", _seconds),
             db_pool_min=read("DB_POOL_MIN", _int_between(0, 1000)),
             db_pool_max=read("DB_POOL_MAX", _int_between(1, 1000)),
             db_statement_timeout_ms=read("DB_STATEMENT_TIMEOUT_MS", _int_between(0, 3_600_000)),
@@ -123,6 +161,10 @@ class Settings:
                 f"DB_POOL_MIN={settings.db_pool_min} is above DB_POOL_MAX={settings.db_pool_max}"
             )
         return settings
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_key_digests)
 
     @property
     def dialect(self) -> str:
@@ -171,6 +213,26 @@ def _int_between(low: int, high: int) -> Callable[[str, str], int]:
         return value
 
     return parse
+
+
+def _parse_key_digests(name: str, raw: str) -> tuple[str, ...]:
+    digests = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for position, digest in enumerate(digests, start=1):
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            # Never echo the value: someone may have pasted a key instead of its digest.
+            raise SettingsError(
+                f"{name}: entry {position} is not a SHA-256 hex digest (64 hex digits); "
+                "configure `printf %s KEY | sha256sum` of each key, never the key itself"
+            )
+    return digests
+
+
+def _parse_origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise SettingsError(f"{name}: {origin!r} is not an origin like https://host[:port]")
+    return origins
 
 
 def _seconds(name: str, raw: str) -> float:

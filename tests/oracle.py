@@ -7,6 +7,8 @@ up as a difference.
 from __future__ import annotations
 
 from datetime import date
+
+__all__ = ["date", "product_summary", "reviewer_summary"]
 from typing import Any
 
 from review_rows import Review

@@ -135,3 +135,50 @@ def drop_database(admin_url: str, database: ThrowawayDatabase) -> None:
         admin.execute(
             sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(database.reader_role))
         )
+
+
+@contextmanager
+def extra_login(admin_url: str, database: ThrowawayDatabase) -> Iterator[tuple[str, str]]:
+    """(role, url): another read-only login to `database`, dropped on exit (with whatever
+    sessions it left). A server given it can be told apart in pg_stat_activity by usename
+    from the session's other servers on the same database."""
+    role = f"reviews_api_extra_{secrets.token_hex(4)}"
+    password = secrets.token_hex(12)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE reviews_reader").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    try:
+        yield role, with_database(admin_url, database.name, user=role, password=password)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def service_connections(admin_url: str, role: str) -> int:
+    """How many sessions the service (application_name reviews-api) holds as `role`."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE usename = %s AND application_name = 'reviews-api'",
+            (role,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def sessions_waiting_for_a_lock(admin_url: str, role: str) -> int:
+    """How many of `role`'s sessions wait for a lock (a query held up by the test)."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
+            (role,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -33,6 +33,8 @@ BAD_REQUESTS = [
     ("/v1/products/" + "x" * 65 + "/reviews/summary", 400, "limit is 64"),
     ("/v1/reviewers/" + "y" * 65 + "/reviews/summary", 400, "limit is 64"),
     ("/v1/products/%FF%FE/reviews/summary", 400, "not valid UTF-8"),
+    ("/v1/products/a%00b/reviews/summary", 400, "control character"),
+    ("/v1/reviewers/%0A/reviews/summary", 400, "control character"),
     ("/v1/products/NO-SUCH-PRODUCT/reviews/summary", 404, "no reviews at all"),
     ("/v1/reviewers/NO-SUCH-REVIEWER/reviews/summary?from=2015-01-01", 404, "no reviews"),
     ("/v1/products//reviews/summary", 404, "not found"),

@@ -23,3 +23,11 @@ SELECT exists(
     SELECT 1
     FROM review_api.reviews
 ) AS reachable;
+
+-- name: current_load()^
+-- The data being served, for ETags and metrics: the id of the load now live (0 before the
+-- first load) and when it went live, in Unix seconds.
+SELECT
+    coalesce(max(l.load_id), 0)::TEXT AS data_version,
+    extract(EPOCH FROM max(l.finished_at))::DOUBLE PRECISION AS loaded_at
+FROM review_api.data_loads AS l;

@@ -23,3 +23,11 @@ SELECT exists(
     SELECT 1
     FROM "reviews"
 ) AS reachable;
+
+-- name: current_load()^
+-- The data being served, for ETags and metrics: the development file has no load history,
+-- so its row count and highest row number stand in for a version, and the time is unknown.
+SELECT
+    'sqlite-' || count(*) || '-' || coalesce(max(r."index"), -1) AS data_version,
+    NULL AS loaded_at
+FROM "reviews" AS r;

@@ -1,0 +1,69 @@
+# syntax=docker/dockerfile:1
+# The reviews-api image: `serve` (the default), `migrate`, `load`; see
+# scripts/docker-entrypoint.sh and compose.yaml.  Build: docker build -t reviews-api .
+# It holds no database, no tests and no configuration: everything is set through the
+# environment at run time (README, "Configuration").
+
+# ---- build: a virtual environment with the pinned runtime dependencies ----------------
+FROM python:3.11-slim AS build
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+# Layout: the service finds queries/ and migrations/ beside its package (PROJECT_ROOT in
+# service/settings.py is the parent of service/), so the image keeps the repository's
+# layout under /app and installs the project in editable mode: the venv only records that
+# the `service` package lives in /app/service, and the runtime stage puts service/,
+# queries/ and migrations/ there, side by side (PROJECT_ROOT=/app). A regular install
+# would put `service` in site-packages, away from its SQL.
+#
+# The install needs only the metadata (pyproject.toml, README.md for its readme field) and
+# a placeholder package, so this layer (the dependencies) is rebuilt only when they change,
+# not on every change of the code. The runtime dependencies only, never `[dev]`, at the
+# versions of constraints.txt: the ones the tests ran with.
+WORKDIR /app
+COPY pyproject.toml README.md constraints.txt ./
+RUN mkdir service && touch service/__init__.py \
+    && pip install --constraint constraints.txt --editable . \
+    && rm -rf service
+
+# ---- runtime ---------------------------------------------------------------------------
+# The same base as the build stage: the venv's python is a link to its interpreter.
+FROM python:3.11-slim AS runtime
+
+# A system user with a fixed numeric uid/gid (10001), so Kubernetes' runAsNonRoot can
+# check it. The code below stays owned by root: the service cannot modify itself.
+RUN groupadd --system --gid 10001 reviews \
+    && useradd --system --uid 10001 --gid reviews --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin reviews
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# Only what runs: the package, the SQL it loads (queries/), the SQL of `migrate` and of
+# `load --target` (migrations/), and the entry point.
+COPY service ./service
+COPY queries ./queries
+COPY migrations ./migrations
+COPY --chmod=0755 scripts/docker-entrypoint.sh ./scripts/docker-entrypoint.sh
+# Bytecode now, as root: /app is read-only for the service at run time.
+RUN python -m compileall -q service
+
+USER 10001:10001
+EXPOSE 8000
+# GET http://127.0.0.1:$PORT/health/ready with the Python standard library (no curl in a
+# slim image): the `healthcheck` command of the entry point, which the tests run too.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/app/scripts/docker-entrypoint.sh", "healthcheck"]
+# SIGTERM (Docker's default) is a graceful stop: in-flight requests get GRACEFUL_SHUTDOWN_S
+# (15 s by default), so stop with a longer timeout (`docker stop -t 20`; compose.yaml sets
+# stop_grace_period).
+ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
+CMD ["serve"]

@@ -1,0 +1,121 @@
+"""Prometheus metrics, aggregated over all Sanic workers.
+
+Workers are separate processes, so each writes its samples to memory-mapped files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode; `reviews-api serve` makes
+a fresh directory for each start) and whichever worker answers /metrics sums them all.
+Without that variable (e.g. the app run by another launcher) the figures are the answering
+process's own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from . import __version__
+from .database import PoolStats
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# Request latency buckets from 0.5 ms (a cached answer) to 10 s (a timed-out query).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class Metrics:
+    """The service's metrics; one instance per process, made by the app factory."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(
+            "reviews_api_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.request_seconds = Histogram(
+            "reviews_api_request_duration_seconds",
+            "Time from request received to response ready, by route template and status.",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.query_seconds = Histogram(
+            "reviews_api_db_query_duration_seconds",
+            "Database query time by query name (queries/<dialect>/*.sql).",
+            ["query"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.pool_size = _live_gauge("reviews_api_db_pool_size", "Open database connections.")
+        self.pool_in_use = _live_gauge("reviews_api_db_pool_in_use", "Connections running a query.")
+        self.pool_waiting = _live_gauge(
+            "reviews_api_db_pool_waiting", "Queries waiting for a free connection."
+        )
+        for gauge in (self.pool_size, self.pool_in_use, self.pool_waiting):
+            registry.register(gauge)
+        self.data_load_id = Gauge(
+            "reviews_api_data_load_id",
+            "Load id (data version) of the data being served; 0 on SQLite.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.data_loaded_at = Gauge(
+            "reviews_api_data_loaded_timestamp_seconds",
+            "When the data being served went live (Unix time); 0 when unknown.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        build_info = Gauge(
+            "reviews_api_build_info",
+            "Always 1; the labels name the running build.",
+            ["version"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        build_info.labels(version=__version__).set(1)
+
+    def observe_request(self, fields: dict[str, Any]) -> None:
+        status = str(fields["status"])
+        self.requests.labels(fields["route"], fields["method"], status).inc()
+        self.request_seconds.labels(fields["route"], status).observe(fields["duration_ms"] / 1000)
+
+    def observe_query(self, query_name: str, seconds: float) -> None:
+        self.query_seconds.labels(query_name).observe(seconds)
+
+    def observe_pool(self, stats: PoolStats) -> None:
+        self.pool_size.set(stats.size)
+        self.pool_in_use.set(stats.in_use)
+        self.pool_waiting.set(stats.waiting)
+
+    def observe_data(self, version: str, loaded_at: float | None) -> None:
+        self.data_load_id.set(int(version) if version.isdigit() else 0)
+        self.data_loaded_at.set(loaded_at or 0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format, summed over every worker when running multiprocess."""
+        if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            return generate_latest(combined), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _live_gauge(name: str, documentation: str) -> Gauge:
+    # livesum: the sum over the workers alive now (a dead worker's connections are gone).
+    return Gauge(name, documentation, registry=None, multiprocess_mode="livesum")
+
+
+def worker_stopped(pid: int) -> None:
+    """Forget a stopped worker's live gauges (its counters and histograms stay summed)."""
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,250 @@
+"""The OpenAPI 3.1 document, generated from the endpoint catalog (never written by hand).
+
+Every data route, parameter, response schema and example comes from `catalog.ENDPOINTS`,
+so the document cannot drift from what the service does; tests validate real responses
+against it and schemathesis fuzzes the running service with it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from . import __version__
+from .catalog import ENDPOINTS, MAX_ID_LENGTH, Endpoint, ResponseField
+from .parameters import Period
+from .representations import csv_body
+from .settings import Settings
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string", "description": "Problem type, a URI reference."},
+        "title": {"type": "string", "description": "The HTTP status's reason phrase."},
+        "status": {"type": "integer", "description": "The HTTP status code."},
+        "detail": {"type": "string", "description": "What exactly was wrong."},
+        "parameter": {"type": "string", "description": "The parameter at fault (400 only)."},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+ERROR_EXAMPLES = {
+    "400": (
+        "Bad request: a parameter is malformed, out of range, repeated, empty or unknown.",
+        {
+            "type": "/problems/invalid-parameter",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "from='2015-02-30' is not a real calendar date",
+            "parameter": "from",
+        },
+    ),
+    "401": (
+        "Missing or wrong API key (only when the service runs with API_KEYS).",
+        {
+            "type": "/problems/unauthorized",
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": "send the API key as Authorization: Bearer <key>",
+        },
+    ),
+    "404": (
+        "The id has no reviews at all.",
+        {
+            "type": "/problems/not-found",
+            "title": "Not Found",
+            "status": 404,
+            "detail": "no reviews at all for product_id 'B000000000'",
+        },
+    ),
+    "503": (
+        "The database did not answer; retry after the Retry-After delay.",
+        {
+            "type": "/problems/database-unavailable",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "The database is not answering; try again shortly.",
+        },
+    ),
+}
+
+
+CACHE_HEADERS: dict[str, Any] = {
+    "ETag": {
+        "description": "Strong tag: data version and a hash of the exact bytes.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "public (private with API keys), max-age=CACHE_MAX_AGE_S.",
+        "schema": {"type": "string"},
+    },
+    "Vary": {
+        "description": "Accept (and Authorization, Origin when on).",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The whole document; `settings` decide whether the data routes need a key."""
+    paths: dict[str, Any] = {
+        endpoint.path: {"get": _summary_operation(endpoint, settings)} for endpoint in ENDPOINTS
+    }
+    paths.update(_service_paths())
+    components: dict[str, Any] = {
+        "schemas": {
+            "Problem": PROBLEM_SCHEMA,
+            **{_schema_name(endpoint): _summary_schema(endpoint) for endpoint in ENDPOINTS},
+        },
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key issued by the service's operators.",
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "reviews-api",
+            "version": __version__,
+            "description": (
+                "Aggregated Amazon reviews of musical instruments, per product and per "
+                "reviewer, optionally limited to a range of review dates. Errors are "
+                "RFC 9457 problem details (application/problem+json)."
+            ),
+        },
+        "paths": paths,
+        "components": components,
+    }
+
+
+def _schema_name(endpoint: Endpoint) -> str:
+    return "".join(part.capitalize() for part in endpoint.name.split("_"))
+
+
+def _summary_schema(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": endpoint.description,
+        "properties": {field.name: _field_schema(field) for field in endpoint.response_fields},
+        "required": [field.name for field in endpoint.response_fields],
+        "additionalProperties": False,
+    }
+
+
+def _field_schema(field: ResponseField) -> dict[str, Any]:
+    return {**field.schema, "description": field.description}
+
+
+def _csv_example(endpoint: Endpoint) -> str:
+    period = Period(
+        date_from=_iso(endpoint.example["period"]["from"]),
+        date_to=_iso(endpoint.example["period"]["to"]),
+    )
+    return csv_body(endpoint, endpoint.example, period).decode()
+
+
+def _iso(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    path_parameter = {
+        "name": endpoint.id_parameter,
+        "in": "path",
+        "required": True,
+        "description": endpoint.id_description,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+    }
+    query_parameters = [
+        {
+            "name": parameter.name,
+            "in": "query",
+            "required": False,
+            "description": parameter.description,
+            "schema": parameter.schema,
+        }
+        for parameter in endpoint.query_parameters
+    ]
+    conditional = {
+        "name": "If-None-Match",
+        "in": "header",
+        "required": False,
+        "description": "An ETag from an earlier answer: 304 while it is still current.",
+        "schema": {"type": "string"},
+    }
+    return [path_parameter, *query_parameters, conditional]
+
+
+def _summary_operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": endpoint.name,
+        "summary": endpoint.description,
+        "parameters": _parameters(endpoint),
+        "responses": {
+            "200": {
+                "description": "The summary (JSON, or CSV on request).",
+                "headers": CACHE_HEADERS,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{_schema_name(endpoint)}"},
+                        "example": endpoint.example,
+                    },
+                    "text/csv": {
+                        "schema": {"type": "string"},
+                        "example": _csv_example(endpoint),
+                    },
+                },
+            },
+            "304": {
+                "description": "Not Modified: the If-None-Match tag is still current.",
+                "headers": CACHE_HEADERS,
+            },
+            **_error_responses(auth=settings.auth_enabled),
+        },
+    }
+    if settings.auth_enabled:
+        operation["security"] = [{"apiKey": []}]
+    return operation
+
+
+def _error_responses(*, auth: bool) -> dict[str, Any]:
+    statuses = ["400", "401", "404", "503"] if auth else ["400", "404", "503"]
+    return {status: _problem_response(status) for status in statuses}
+
+
+def _problem_response(status: str) -> dict[str, Any]:
+    description, example = ERROR_EXAMPLES[status]
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": example,
+            }
+        },
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    def simple(summary: str, schema: dict[str, Any], *errors: str) -> dict[str, Any]:
+        responses: dict[str, Any] = {
+            "200": {"description": summary, "content": {"application/json": {"schema": schema}}}
+        }
+        responses.update({status: _problem_response(status) for status in errors})
+        return {"get": {"summary": summary, "responses": responses}}
+
+    status = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}},
+        "required": ["status"],
+    }
+    return {
+        "/": simple("The service's name, version and routes.", {"type": "object"}),
+        "/health/live": simple("The process is up.", status),
+        "/health/ready": simple("The database answers a query.", status, "503"),
+        "/openapi.json": simple("This document.", {"type": "object"}),
+    }

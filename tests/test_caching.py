@@ -1,0 +1,129 @@
+"""HTTP caching and representations: strong ETags with the data version, 304 on a match,
+Cache-Control and Vary, and CSV on request."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import oracle
+import pytest
+from conftest import run_cli, start_server, stop_server
+from postgres_server import ThrowawayDatabase
+from review_rows import Review, generate_reviews, write_sqlite
+
+PATH = "/v1/products/ENDS/reviews/summary"
+
+
+def test_200_carries_a_strong_etag_and_cache_headers(client: httpx.Client) -> None:
+    response = client.get(PATH)
+    etag = response.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert response.headers["cache-control"] == "public, max-age=60"
+    assert response.headers["vary"] == "Accept"
+    assert client.get(PATH).headers["etag"] == etag, "same data, same tag"
+
+
+@pytest.mark.parametrize("form", ["{}", "W/{}", '"other", {}', "*"])
+def test_if_none_match_answers_304(client: httpx.Client, form: str) -> None:
+    etag = client.get(PATH).headers["etag"]
+    response = client.get(PATH, headers={"If-None-Match": form.format(etag)})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == etag
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_stale_tag_gets_the_full_answer(client: httpx.Client) -> None:
+    response = client.get(PATH, headers={"If-None-Match": '"0-000000000000000000000000"'})
+    assert response.status_code == 200
+    assert response.json()["product_id"] == "ENDS"
+
+
+def test_every_representation_has_its_own_tag(client: httpx.Client) -> None:
+    tags = {
+        client.get(PATH).headers["etag"],
+        client.get(f"{PATH}?format=csv").headers["etag"],
+        client.get(f"{PATH}?from=2003-01-01").headers["etag"],
+    }
+    assert len(tags) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "accept", "expected"),
+    [
+        ("?format=csv", None, "text/csv"),
+        ("", "text/csv", "text/csv"),
+        ("", "text/csv;q=0.9, application/json;q=0.5", "text/csv"),
+        ("", "application/json, text/csv;q=0.5", "application/json"),
+        ("", "*/*", "application/json"),
+        ("?format=json", "text/csv", "application/json"),
+        ("?format=csv", "application/json", "text/csv"),
+    ],
+)
+def test_format_wins_over_accept(
+    client: httpx.Client, query: str, accept: str | None, expected: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = client.get(f"{PATH}{query}", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == expected
+
+
+def test_unknown_format_is_a_400(client: httpx.Client) -> None:
+    response = client.get(f"{PATH}?format=xml")
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "format"
+
+
+@pytest.mark.parametrize("kind", ["products", "reviewers"])
+def test_csv_matches_the_oracle(client: httpx.Client, reviews: list[Review], kind: str) -> None:
+    entity_id, expected_of = (
+        ("ENDS", oracle.product_summary)
+        if kind == "products"
+        else (
+            "TIE",
+            oracle.reviewer_summary,
+        )
+    )
+    response = client.get(f"/v1/{kind}/{entity_id}/reviews/summary?format=csv&to=2018-09-28")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert len(rows) == 2, "one header row, one data row"
+    record = dict(zip(rows[0], rows[1], strict=True))
+    expected = expected_of(reviews, entity_id, None, oracle.date(2018, 9, 28))
+    assert expected is not None
+    for stars, count in expected.pop("rating_distribution").items():
+        assert record.pop(f"rating_{stars}") == str(count)
+    period = expected.pop("period")
+    assert (record.pop("period_from"), record.pop("period_to")) == ("", period["to"])
+    for name, value in expected.items():
+        cell = record.pop(name)
+        assert cell == ("" if value is None else str(value)), name
+    assert record == {}
+
+
+def test_a_new_load_changes_the_tag(
+    make_database: Callable[[], ThrowawayDatabase], tmp_path: Path
+) -> None:
+    """PostgreSQL: the data version (load id) is in the tag, so a reload of even the same
+    rows invalidates what clients hold."""
+    database = make_database()
+    source = write_sqlite(tmp_path / "rows.sqlite", generate_reviews(50))
+    run_cli("load", "--source", str(source), "--database-url", database.owner_url)
+    server = start_server(database.reader_url, tmp_path / "server.log")
+    try:
+        with server.client() as client:
+            path = "/v1/products/ONE-DAY/reviews/summary"
+            before = client.get(path).headers["etag"]
+            run_cli("load", "--source", str(source), "--database-url", database.owner_url)
+            time.sleep(1.2)  # the service re-reads the data version at most once a second
+            after = client.get(path, headers={"If-None-Match": before})
+            assert after.status_code == 200
+            assert after.headers["etag"] != before
+            assert before.startswith('"1-') and after.headers["etag"].startswith('"2-')
+    finally:
+        stop_server(server)

@@ -1,0 +1,139 @@
+"""Structured access logs and Prometheus metrics summed over all workers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RunningServer, start_server, stop_server
+
+DATA = "/v1/products/ENDS/reviews/summary"
+KEY = "observability-test-key"
+
+
+def log_lines(server: RunningServer) -> list[dict[str, Any]]:
+    time.sleep(0.3)  # the log writer thread runs behind the request
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+
+
+def access_lines(server: RunningServer) -> list[dict[str, Any]]:
+    return [line for line in log_lines(server) if line["logger"] == "reviews_api.access"]
+
+
+@pytest.fixture(scope="module")
+def logged_server(
+    sqlite_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    server = start_server(
+        sqlite_url,
+        tmp_path_factory.mktemp("logs") / "server.log",
+        LOG_LEVEL="INFO",
+        API_KEYS=hashlib.sha256(KEY.encode()).hexdigest(),
+    )
+    yield server
+    stop_server(server)
+
+
+def test_every_line_is_json_and_each_request_logs_one_access_line(
+    logged_server: RunningServer,
+) -> None:
+    with logged_server.client() as client:
+        client.get(DATA, headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "req-1"})
+    raw = [line for line in logged_server.log().splitlines() if line.strip()]
+    assert raw and all(line.startswith("{") for line in raw), raw[:3]
+    (line,) = [entry for entry in access_lines(logged_server) if entry.get("request_id") == "req-1"]
+    assert line["method"] == "GET"
+    assert line["route"] == "/v1/products/{product_id}/reviews/summary"
+    assert line["status"] == 200
+    assert isinstance(line["duration_ms"], float)
+    assert line["client"] == "127.0.0.1"
+    assert line["key_id"] == hashlib.sha256(KEY.encode()).hexdigest()[:8]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("abc-123_X.y:z", True), ("x" * 65, False), ("has space", False), ('quote"d', False)],
+)
+def test_request_id_is_echoed_when_valid_else_replaced(
+    logged_server: RunningServer, sent: str, kept: bool
+) -> None:
+    with logged_server.client() as client:
+        response = client.get("/health/live", headers={"X-Request-ID": sent})
+    echoed = response.headers["x-request-id"]
+    assert (echoed == sent) if kept else re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) -> None:
+    with logged_server.client() as client:
+        client.get(
+            "/v1/products/SECRET-PRODUCT/reviews/summary?from=2016-01-01&token=hunter2",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        client.get(DATA, headers={"Authorization": "Bearer wrong-secret-key"})
+    text = logged_server.log()
+    for secret in ("hunter2", "SECRET-PRODUCT", "from=", KEY, "wrong-secret-key"):
+        assert secret not in text
+    statuses = {line["status"] for line in access_lines(logged_server)}
+    assert {400, 401} <= statuses
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in exposition.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_are_summed_over_two_workers(sqlite_url: str, tmp_path: Path) -> None:
+    server = start_server(sqlite_url, tmp_path / "server.log", WORKERS="2", LOG_LEVEL="INFO")
+    try:
+        requests = 0
+        for _ in range(20):  # fresh connections, so the kernel spreads them over the workers
+            with httpx.Client(base_url=server.base_url) as client:
+                for _ in range(5):
+                    assert client.get(DATA).status_code == 200
+                    requests += 1
+            pids = {line["pid"] for line in access_lines(server)}
+            if len(pids) >= 2 and requests >= 40:
+                break
+        assert len(pids) == 2, "both workers must have answered some requests"
+        route = "/v1/products/{product_id}/reviews/summary"
+        for _ in range(6):  # each scrape may be answered by either worker: all see the sum
+            with httpx.Client(base_url=server.base_url) as client:
+                exposition = client.get("/metrics").text
+            assert metric_value(exposition, "reviews_api_requests_total", route=route) == requests
+            assert (
+                metric_value(exposition, "reviews_api_request_duration_seconds_count", route=route)
+                == requests
+            )
+        for name in (
+            "reviews_api_db_query_duration_seconds_count",
+            "reviews_api_db_pool_size",
+            "reviews_api_db_pool_in_use",
+            "reviews_api_db_pool_waiting",
+            "reviews_api_data_load_id",
+            "reviews_api_data_loaded_timestamp_seconds",
+            "reviews_api_build_info",
+        ):
+            assert name in exposition, name
+        assert (
+            metric_value(
+                exposition,
+                "reviews_api_db_query_duration_seconds_count",
+                query="product_review_summary",
+            )
+            == requests
+        )
+    finally:
+        stop_server(server)

@@ -1,0 +1,400 @@
+"""The service survives its database going away and clients misbehaving.
+
+Database failures are real: the service reaches the session's PostgreSQL through a TCP
+proxy the test breaks (tests/tcp_proxy.py), as its own login so that pg_stat_activity tells
+its connections apart from every other server's.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from conftest import RunningServer, send_raw, start_server, stop_server, summary_path
+from postgres_server import (
+    ThrowawayDatabase,
+    extra_login,
+    service_connections,
+    sessions_waiting_for_a_lock,
+)
+from review_rows import Review
+from tcp_proxy import TcpProxy
+from test_postgres_timeouts import reviews_locked
+
+from service.settings import sqlite_path_from_url
+
+PRODUCT = "/v1/products/ENDS/reviews/summary"
+Serve = Callable[..., RunningServer]
+
+
+# Fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def login(
+    postgres_admin_url: str, api_database: ThrowawayDatabase, postgres_url: str
+) -> Iterator[tuple[str, str]]:
+    """(role, url) of a login of this module's own to the session database of test rows."""
+    with extra_login(postgres_admin_url, api_database) as role_and_url:
+        yield role_and_url
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """Start `reviews-api serve` processes; every one is stopped (by PID) afterwards."""
+    started: list[RunningServer] = []
+
+    def start(database_url: str, **env: str) -> RunningServer:
+        started.append(start_server(database_url, tmp_path / f"server{len(started)}.log", **env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        stop_server(server)
+
+
+def make_proxy(login_url: str, *, listening: bool = True) -> TcpProxy:
+    upstream = urlsplit(login_url)
+    return TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432, listening=listening)
+
+
+def through(login_url: str, proxy: TcpProxy) -> str:
+    """`login_url` with its host and port replaced by the proxy's."""
+    parts = urlsplit(login_url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.url_netloc}"))
+
+
+# Helpers ----------------------------------------------------------------------------------
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/database-unavailable"
+    assert response.headers["retry-after"].isdigit()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what}")
+        time.sleep(0.1)
+
+
+def timed_get(client: httpx.Client, path: str) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = client.get(path)
+    return response, time.monotonic() - started
+
+
+def burst(client: httpx.Client, path: str, count: int) -> list[httpx.Response]:
+    """`count` requests at once (as many threads), in the order they were sent."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: client.get(path), range(count)))
+
+
+class ConnectionSampler:
+    """Counts the service's PostgreSQL sessions every 50 ms in a thread; `peak` is the most."""
+
+    def __init__(self, admin_url: str, role: str) -> None:
+        self.peak = 0
+        self._count = lambda: service_connections(admin_url, role)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ConnectionSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._count())
+
+
+# 1. Start-up with the database down -------------------------------------------------------
+
+
+def test_starts_with_the_database_down_and_serves_once_it_is_back(
+    login: tuple[str, str], serve: Serve
+) -> None:
+    _, login_url = login
+    with make_proxy(login_url, listening=False) as proxy:  # nothing listens: refused
+        server = serve(through(login_url, proxy), DB_CONNECT_TIMEOUT_S="1")
+        with server.client() as client:
+            assert client.get("/health/live").status_code == 200
+            assert_unavailable(client.get("/health/ready"))
+            assert_unavailable(client.get(PRODUCT))
+            assert "not answering at start-up" in server.log()
+
+            proxy.listen()
+            wait_until(
+                lambda: client.get("/health/ready").status_code == 200,
+                timeout_s=5,
+                what="ready once PostgreSQL answers",
+            )
+            assert client.get(PRODUCT).status_code == 200
+
+
+def test_while_down_it_tries_to_connect_about_once_a_second(
+    login: tuple[str, str], serve: Serve
+) -> None:
+    _, login_url = login
+    with make_proxy(login_url) as proxy:
+        proxy.reset_new_connections()  # down, but each connection attempt is counted
+        server = serve(through(login_url, proxy), DB_CONNECT_TIMEOUT_S="1")
+        with server.client() as client:
+            proxy.accepted = 0
+            started = time.monotonic()
+            for _ in range(30):
+                response, elapsed = timed_get(client, PRODUCT)
+                assert_unavailable(response)
+                assert elapsed < 0.5
+                time.sleep(0.05)
+            window_s = time.monotonic() - started
+        # One pool attempt per second; asyncpg may open two sockets per attempt (TLS, then
+        # plain), so allow two per attempt and one attempt more than whole seconds passed.
+        assert 1 <= proxy.accepted <= 2 * (int(window_s) + 1), (proxy.accepted, window_s)
+
+
+# 2. The link dies mid-flight --------------------------------------------------------------
+
+OUTAGE_SETTINGS = {
+    "DB_COMMAND_TIMEOUT_S": "1",
+    "DB_CONNECT_TIMEOUT_S": "1",
+    "DB_STATEMENT_TIMEOUT_MS": "0",  # the link, not the server, must end the wait
+    "DB_POOL_MIN": "1",
+    "DB_POOL_MAX": "4",
+}
+POOL_MAX = int(OUTAGE_SETTINGS["DB_POOL_MAX"])
+
+
+def test_blackholed_link_answers_503_quickly_and_the_pool_recovers(
+    login: tuple[str, str],
+    serve: Serve,
+    postgres_admin_url: str,
+) -> None:
+    role, login_url = login
+    with make_proxy(login_url) as proxy:
+        server = serve(through(login_url, proxy), **OUTAGE_SETTINGS)
+        with server.client() as client, ConnectionSampler(postgres_admin_url, role) as sampler:
+            assert all(r.status_code == 200 for r in burst(client, PRODUCT, 8))
+            proxy.blackhole()
+            started = time.monotonic()
+            responses = burst(client, PRODUCT, 8)
+            elapsed = time.monotonic() - started
+            for response in responses:
+                assert_unavailable(response)
+            # DB_COMMAND_TIMEOUT_S for those holding a connection, DB_CONNECT_TIMEOUT_S (the
+            # acquire timeout) for those waiting for one; both 1 s here.
+            assert elapsed < 1 + 0.5
+            assert_unavailable(client.get("/health/ready"))
+            proxy.forward()
+            wait_until(
+                lambda: client.get("/health/ready").status_code == 200, 5, "ready after the heal"
+            )
+            assert all(r.status_code == 200 for r in burst(client, PRODUCT, 20))
+        assert 0 < sampler.peak <= POOL_MAX
+
+
+def test_killed_connections_answer_503_at_once_and_the_pool_recovers(
+    login: tuple[str, str],
+    serve: Serve,
+    postgres_admin_url: str,
+    api_database: ThrowawayDatabase,
+) -> None:
+    role, login_url = login
+    settings = {**OUTAGE_SETTINGS, "DB_COMMAND_TIMEOUT_S": "10"}  # the kill must end it
+    with make_proxy(login_url) as proxy:
+        server = serve(through(login_url, proxy), **settings)
+        with server.client() as client, ConnectionSampler(postgres_admin_url, role) as sampler:
+            assert all(r.status_code == 200 for r in burst(client, PRODUCT, 8))
+            with reviews_locked(api_database.owner_url), ThreadPoolExecutor(POOL_MAX) as pool:
+                in_flight = [pool.submit(client.get, PRODUCT) for _ in range(POOL_MAX)]
+                wait_until(
+                    lambda: sessions_waiting_for_a_lock(postgres_admin_url, role) == POOL_MAX,
+                    5,
+                    "the queries wait for the lock",
+                )
+                # The database "crashes": its connections die, new ones are reset.
+                proxy.reset_new_connections()
+                proxy.kill_connections()
+                killed_at = time.monotonic()
+                for future in in_flight:
+                    assert_unavailable(future.result())
+                assert time.monotonic() - killed_at < 1
+                assert_unavailable(client.get(PRODUCT))
+            # PostgreSQL notices a dead client only when it next writes to it (once the lock
+            # is gone): wait for those sessions to end before counting the pool's new ones.
+            wait_until(
+                lambda: service_connections(postgres_admin_url, role) == 0,
+                5,
+                "the killed sessions end",
+            )
+            proxy.reset_new_connections(False)
+            wait_until(
+                lambda: client.get("/health/ready").status_code == 200, 5, "ready after restart"
+            )
+            assert all(r.status_code == 200 for r in burst(client, PRODUCT, 20))
+        assert 0 < sampler.peak <= POOL_MAX
+
+
+# 3. Abusive input -------------------------------------------------------------------------
+
+
+def raw_get(target: bytes, headers: bytes = b"") -> bytes:
+    return b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n" % (target, headers)
+
+
+def summary_of(encoded_id: str, query: str = "") -> bytes:
+    return f"/v1/products/{encoded_id}/reviews/summary{query}".encode()
+
+
+SIXTEEN_KB = 16 * 1024
+SQL_INJECTIONS = {
+    "or-1-1": "' OR 1=1 --",
+    "drop-table": '"; DROP TABLE reviews; --',
+    "union": "1' UNION SELECT product_id FROM reviews --",
+}
+# (request as sent, status, words of the detail). The same on both backends: everything is
+# refused before the database, or reaches it as a bound parameter.
+ABUSE = {
+    # Sanic counts the request line into its 8 KiB header limit (413, not 414).
+    "10kB-id": (raw_get(summary_of("x" * 10_240)), 413, "header exceeds the size limit"),
+    "100-query-parameters": (
+        raw_get(summary_of("ENDS", "?" + "&".join(f"p{n}=1" for n in range(100)))),
+        400,
+        "too many query parameters",
+    ),
+    "id-%C3%28": (raw_get(summary_of("%C3%28")), 400, "not valid UTF-8"),
+    "id-%FF": (raw_get(summary_of("%FF")), 400, "not valid UTF-8"),
+    "id-encoded-surrogate": (raw_get(summary_of("%ED%A0%80")), 400, "not valid UTF-8"),
+    "query-%C3%28": (raw_get(summary_of("ENDS", "?from=%C3%28")), 400, "not valid UTF-8"),
+    "query-%FF": (raw_get(summary_of("ENDS", "?to=%FF")), 400, "not valid UTF-8"),
+    "id-%00": (raw_get(summary_of("EN%00DS")), 400, "control character"),
+    "query-%00": (raw_get(summary_of("ENDS", "?from=2015-01-01%00")), 400, "YYYY-MM-DD"),
+    **{
+        f"id-sql-{name}": (raw_get(summary_of(quote(text, safe=""))), 404, "no reviews at all")
+        for name, text in SQL_INJECTIONS.items()
+    },
+    **{
+        f"query-sql-{name}": (
+            raw_get(summary_of("ENDS", "?from=" + quote(text, safe=""))),
+            400,
+            "YYYY-MM-DD",
+        )
+        for name, text in SQL_INJECTIONS.items()
+    },
+    "one-16kB-header": (
+        raw_get(summary_of("ENDS"), b"X-Big: " + b"a" * SIXTEEN_KB + b"\r\n"),
+        413,
+        "header exceeds the size limit",
+    ),
+    "many-headers-16kB": (
+        raw_get(
+            summary_of("ENDS"), b"".join(b"X-H%03d: %s\r\n" % (n, b"v" * 33) for n in range(400))
+        ),
+        413,
+        "header exceeds the size limit",
+    ),
+    "raw-non-ASCII-path": (
+        raw_get(summary_of("ENDS").replace(b"ENDS", b"\xc3\xa9\xff")),
+        400,
+        "US-ASCII",
+    ),
+    "raw-non-ASCII-query": (raw_get(summary_of("ENDS", "?from=") + b"\xff"), 400, "US-ASCII"),
+}
+
+
+def parse_answer(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    return int(status_line.split()[1]), headers, body
+
+
+def review_count(backend: str, request: pytest.FixtureRequest) -> int:
+    if backend == "sqlite":
+        path = sqlite_path_from_url(request.getfixturevalue("sqlite_url"))
+        with closing(sqlite3.connect(path)) as connection:
+            return int(connection.execute("SELECT count(*) FROM reviews").fetchone()[0])
+    owner_url = request.getfixturevalue("api_database").owner_url
+    with psycopg.connect(owner_url) as connection:
+        row = connection.execute("SELECT count(*) FROM public.reviews").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize(("raw", "status", "words"), ABUSE.values(), ids=ABUSE.keys())
+def test_abusive_input_is_a_4xx_problem_and_serving_goes_on(
+    server: RunningServer, client: httpx.Client, raw: bytes, status: int, words: str
+) -> None:
+    answered_status, headers, body = parse_answer(send_raw(server.base_url, raw))
+    assert answered_status == status, body
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status
+    assert words.lower() in problem["detail"].lower(), problem
+    assert client.get(PRODUCT).status_code == 200
+
+
+def test_sql_injection_left_the_reviews_in_place(
+    backend: str,
+    client: httpx.Client,
+    reviews: list[Review],
+    request: pytest.FixtureRequest,
+) -> None:
+    for text in SQL_INJECTIONS.values():
+        assert client.get(summary_path("products", text)).status_code == 404
+        assert client.get(summary_path("reviewers", text)).status_code == 404
+    assert review_count(backend, request) == len(reviews)
+
+
+def test_a_slow_client_times_out_without_holding_up_others(sqlite_url: str, serve: Serve) -> None:
+    server = serve(sqlite_url, REQUEST_TIMEOUT_S="2")
+    host, port = server.base_url.removeprefix("http://").split(":")
+    slow = [socket.create_connection((host, int(port)), timeout=5) for _ in range(10)]
+    try:
+        started = time.monotonic()
+        for sock in slow:  # half a request head, then nothing
+            sock.sendall(b"GET " + PRODUCT.encode() + b" HTTP/1.1\r\nHost: t\r\n")
+        with server.client() as client:
+            while time.monotonic() - started < 1.5:
+                response, elapsed = timed_get(client, PRODUCT)
+                assert response.status_code == 200
+                assert elapsed < 0.5
+        for sock in slow:
+            answer = read_to_end(sock)
+            waited = time.monotonic() - started
+            assert 2 <= waited < 2 + 2
+            if answer:  # Sanic answers 408 and closes; a bare close would also do
+                status, headers, body = parse_answer(answer)
+                assert status == 408
+                assert headers["content-type"] == "application/problem+json"
+                assert json.loads(body)["status"] == 408
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def read_to_end(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
