@@ -80,6 +80,9 @@ def start_server(database_url: str, log_path: Path, **extra_env: str) -> Running
             env=server_environment(database_url, port, **extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: Sanic's manager SIGKILLs its whole group when a worker
+            # fails to start or a second signal comes during shutdown; never pytest's.
+            start_new_session=True,
         )
     server = RunningServer(process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -102,7 +105,7 @@ def stop_server(server: RunningServer) -> None:
         try:
             server.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.process.kill()
+            os.killpg(server.process.pid, signal.SIGKILL)  # the server and its workers
             server.process.wait()
 
 

@@ -29,7 +29,6 @@ from test_postgres_timeouts import reviews_locked
 
 PRODUCT = "/v1/products/ENDS/reviews/summary"
 GRACE_S = 5
-MANAGER_HANDSHAKE_S = 1
 # Long database timeouts: only the shutdown may end the wait for the lock.
 SLOW_QUERY_SETTINGS = {
     "GRACEFUL_SHUTDOWN_S": str(GRACE_S),
@@ -50,19 +49,14 @@ def login(
 
 @pytest.fixture
 def serve(login: tuple[str, str], tmp_path: Path) -> Iterator[Serve]:
-    """Start servers on this test's login; each is stopped afterwards without a second
-    SIGTERM: Sanic answers one during shutdown by SIGKILLing its whole process group, which
-    (started by conftest) is pytest's own."""
+    """Start servers on this test's login. The tests send the SIGTERM themselves; one a failed
+    test leaves running is SIGKILLed by PID (a second SIGTERM could make Sanic's worker
+    manager, with WORKERS > 1, SIGKILL its process group, which conftest shares with pytest)."""
     started: list[RunningServer] = []
 
     def start(**env: str) -> RunningServer:
         log_path = tmp_path / f"server{len(started)}.log"
         started.append(start_server(login[1], log_path, **{**SLOW_QUERY_SETTINGS, **env}))
-        # Under Sanic's worker manager (what cli.py runs today), a SIGTERM that lands while
-        # the main process is still confirming its worker's start can deadlock the main
-        # process (its signal handler re-enters the multiprocessing manager mid-call). Let
-        # that handshake end first: these tests are about draining, not about start-up.
-        time.sleep(MANAGER_HANDSHAKE_S)
         return started[-1]
 
     yield start
