@@ -26,6 +26,11 @@ gets the same guarantees. It is the hot loop of a load (a quarter of a million r
 real data), so its fast path is a handful of dict look-ups and type tests; working out *what*
 is wrong happens only once something is.
 
+Parts. A large SQLite table can be read as several sources of consecutive rowid ranges
+(`split`), so that several processes read (and the loader copies) it side by side: reading
+rows into Python objects is the loader's largest cost, and one process can only use one
+core for it. A JSON dump is read as one.
+
 Locations. A SQLite row is named by its `index` ("row with index=12"); a JSON row by its
 line. The JSON `index` is the 0-based *physical* line number (blank lines are skipped but
 counted), so a row's index always leads back to its line: line = index + 1.
@@ -113,6 +118,12 @@ class Source(Protocol):
 
     def location(self, review: Review) -> str:
         """Where a row came from, for messages: '<file>: line 12'."""
+        ...
+
+    def split(self, parts: int, min_rows: int) -> list[Source]:
+        """This source as up to `parts` sources that together yield each row once (any
+        order), to read side by side; [self] when it cannot be split or has fewer than
+        about `min_rows` rows. The parts must pickle: they are read in other processes."""
         ...
 
 
@@ -230,11 +241,17 @@ def check_review_table(connection: sqlite3.Connection, path: Path) -> None:
         )
 
 
-class SQLiteSource:
-    """Table `reviews` of a SQLite file of the original schema, opened read-only."""
+# Names by which SQLite addresses a table's rowid, unless a column takes the name.
+ROWID_NAMES = frozenset({"rowid", "_rowid_", "oid"})
 
-    def __init__(self, path: Path) -> None:
+
+class SQLiteSource:
+    """Table `reviews` of a SQLite file of the original schema, opened read-only; or one
+    part of it, the rows whose rowid is within `rowids` (first, last)."""
+
+    def __init__(self, path: Path, rowids: tuple[int, int] | None = None) -> None:
         self.path = path
+        self.rowids = rowids
         with self._connect() as connection:
             try:
                 check_review_table(connection, path)
@@ -255,11 +272,42 @@ class SQLiteSource:
         # The connection is opened by the first next(), in the thread that reads.
         with self._connect() as connection:
             try:
-                with sqlite_queries().select_reviews_cursor(connection) as cursor:
+                with self._select_cursor(connection) as cursor:
                     while raw_rows := cursor.fetchmany(BATCH_ROWS):
                         yield self._normalised(raw_rows)
             except sqlite3.Error as error:
                 raise SourceError(f"{self.path}: cannot read table reviews ({error})") from error
+
+    def _select_cursor(self, connection: sqlite3.Connection) -> Any:
+        if self.rowids is None:
+            return sqlite_queries().select_reviews_cursor(connection)
+        first, last = self.rowids
+        return sqlite_queries().select_review_range_cursor(
+            connection, first_rowid=first, last_rowid=last
+        )
+
+    def split(self, parts: int, min_rows: int) -> list[Source]:
+        """Consecutive rowid ranges of about equal size (a range seek each, and rows keep
+        their storage order within a part). Not split: a part already, fewer than about
+        `min_rows` rowids, or no rowid to split by (a view, a WITHOUT ROWID table, a column
+        named rowid)."""
+        if parts < 2 or self.rowids is not None:
+            return [self]
+        try:
+            with self._connect() as connection:
+                columns = {name.lower() for (name,) in sqlite_queries().review_columns(connection)}
+                if columns & ROWID_NAMES:
+                    return [self]
+                first, last = sqlite_queries().review_rowid_bounds(connection)
+        except sqlite3.Error:
+            return [self]  # no rowid: read it as one
+        if first is None or last - first + 1 < min_rows:
+            return [self]
+        size = -(-(last - first + 1) // parts)  # ceiling: `parts` ranges cover every rowid
+        return [
+            SQLiteSource(self.path, (start, min(start + size - 1, last)))
+            for start in range(first, last + 1, size)
+        ]
 
     def _normalised(self, raw_rows: list[tuple[Any, ...]]) -> list[Review]:
         try:
@@ -363,6 +411,10 @@ class JsonLinesSource:
 
     def location(self, review: Review) -> str:
         return self._where(review[0] + 1)
+
+    def split(self, parts: int, min_rows: int) -> list[Source]:
+        """A dump is read as one: lines cannot be found without reading all before them."""
+        return [self]
 
     def _where(self, line_number: int) -> str:
         return f"{self.path}: line {line_number}"

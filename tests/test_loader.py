@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import signal
 import sqlite3
@@ -48,6 +49,7 @@ PRODUCT_SUMMARY = "SELECT * FROM review_api.product_review_summary(%s)"
 REVIEWER_SUMMARY = "SELECT * FROM review_api.reviewer_review_summary(%s)"
 # Ids with quotes, unicode and SQL in them (tests/review_rows.py AWKWARD_IDS).
 CHECKED_IDS = ("it's", "Åström-ñ-漢字", "' OR '1'='1", "100%")
+# Above the loader's PARALLEL_COPY_MIN_ROWS, so that it is copied by several processes.
 LARGE_SOURCE_ROWS = 300_000
 
 
@@ -413,7 +415,8 @@ def test_a_rejected_source_leaves_the_previous_data_live(
 
 @pytest.fixture(scope="module")
 def large_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated source big enough that a load is still copying a second in."""
+    """A generated source big enough that a load is still copying a second in, and that
+    the loader splits it between several copying processes."""
     path = tmp_path_factory.mktemp("large") / "large.sqlite"
     load_generator().generate(path, LARGE_SOURCE_ROWS)
     return path
@@ -444,6 +447,29 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_large_sqlite_source_is_copied_whole_by_several_processes(
+    large_source: Path, database: ThrowawayDatabase
+) -> None:
+    result = load(large_source, database)
+
+    assert "copying in 2 processes" in result.stderr
+    # Row by row against the source file, both streamed in index order (flat memory).
+    compared = 0
+    with (
+        closing(sqlite3.connect(large_source)) as source,
+        psycopg.connect(database.owner_url) as target,
+        target.cursor(name="stored_rows") as stored,
+    ):
+        expected = source.execute(f'SELECT {QUOTED_COLUMNS} FROM "reviews" ORDER BY "index"')
+        stored.execute(SELECT_ROWS)
+        for want, got in itertools.zip_longest(expected, stored):
+            verified = None if want[2] is None else bool(want[2])
+            assert got == (want[0], int(want[1]), verified, *want[3:])
+            compared += 1
+    assert compared == LARGE_SOURCE_ROWS
+    assert data_loads(database)[0][1:] == ("large.sqlite", sha256(large_source), compared)
 
 
 def test_a_killed_load_leaves_the_previous_data_live(

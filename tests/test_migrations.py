@@ -17,6 +17,7 @@ MIGRATION_IDS = [
     "0004.summary-functions",
     "0005.reviews-reader-role",
     "0006.loader-procedures",
+    "0007.parallel-staging-indexes",
 ]
 
 
@@ -48,7 +49,7 @@ def test_apply_rollback_apply(make_database: Callable[[], ThrowawayDatabase]) ->
     assert {"public.reviews", "review_api.reviews", "review_api.product_review_summary"} <= migrated
 
     rolled_back = run_cli("migrate", "rollback", "--database-url", database.owner_url).stdout
-    assert "rolled back 6 migration(s)" in rolled_back
+    assert "rolled back 7 migration(s)" in rolled_back
     assert objects(database.owner_url) == set()
     assert listed(database.owner_url) == [f"pending  {m}" for m in MIGRATION_IDS]
 

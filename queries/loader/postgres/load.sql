@@ -1,7 +1,8 @@
 -- The PostgreSQL side of `reviews-api load` (service/loader.py), in the order it runs.
 -- The work is done by the procedures of migrations/postgres/0006.loader-procedures.sql;
 -- these statements only drive them. The rows themselves travel by binary COPY into
--- review_admin.reviews_staging (asyncpg's copy_records_to_table), between steps 1 and 2.
+-- review_admin.reviews_staging (asyncpg's copy_records_to_table), between steps 1 and 3.
+-- Steps 2 and 3 run on several sessions at once; the others on the session holding the lock.
 
 -- name: try_load_lock()$
 -- True when this session now holds the load lock; false when another load holds it.
@@ -31,9 +32,15 @@ WHERE
 -- Load step 1: an empty review_admin.reviews_staging (a leftover one is dropped).
 CALL review_admin.create_staging_table();
 
--- name: index_staging_table()!
--- Load step 3: build the live table's indexes on the staged rows.
-CALL review_admin.index_staging_table();
+-- name: staging_indexes()
+-- Load step 3: the names of the live table's indexes to build on the staged rows, largest
+-- first; the loader builds them on several sessions at once (build_staging_index).
+SELECT s.index_name
+FROM review_admin.staging_indexes() AS s;
+
+-- name: build_staging_index(index_name)!
+-- Load step 3, one index: build the live table's index `index_name` on the staged rows.
+CALL review_admin.build_staging_index(:index_name);
 
 -- name: vacuum_staging_table()!
 -- Load step 4: set the visibility map (index-only scans) and gather planner statistics.
