@@ -3,52 +3,48 @@ listeners (one store per worker, opened before serving and closed after)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import mimetypes
 import os
-import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import orjson
 from sanic import HTTPResponse, Request, Sanic
-from sanic.response import BaseHTTPResponse
 
 from . import __version__
 from .auth import ApiKeys
-from .caching import cache_headers, entity_tag, matches, not_modified
+from .caching import cache_policy, entity_tag, matches, not_modified
 from .catalog import ENDPOINTS, Endpoint
-from .cors import add_cors
+from .cors import preflight_handler
+from .data_version import DataVersion
 from .database import DatabaseUnavailable, ReviewStore, open_store
+from .lifecycle import Handler, finish_response, instrumented
 from .metrics import Metrics, worker_stopped
-from .observability import (
-    ACCESS_LOGGER,
-    REQUEST_ID_HEADER,
-    access_fields,
-    configure_logging,
-    start_request,
-)
+from .observability import AccessLog, RequestIds, configure_logging
 from .openapi import openapi_document
 from .parameters import Period, parse_entity_id, parse_period, parse_query_arguments
 from .problems import DATABASE_UNAVAILABLE, NOT_FOUND, Problem, ProblemErrorHandler
 from .representations import CSV, choose_media_type, csv_body
+from .response_cache import CachedSummary, ResponseCache
 from .responses import json_response, summary_body
 from .settings import Settings
 
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"
-# How long a worker trusts the data version it read last (ETags carry it).
-DATA_VERSION_TTL_S = 1.0
+METRICS_SAMPLE_INTERVAL_S = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-Handler: TypeAlias = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 App: TypeAlias = "Sanic[Any, Any]"
 
 
 def create_app(settings: Settings | None = None) -> App:
     """Build the app; `settings` default to the environment's."""
     settings = settings or Settings.from_env()
-    log_listener = configure_logging(settings.log_level)
-    app = Sanic(APP_NAME, error_handler=ProblemErrorHandler(), configure_logging=False)
+    log_writer = configure_logging(settings.log_level)
+    app = Sanic(
+        APP_NAME, error_handler=ProblemErrorHandler(finish_response), configure_logging=False
+    )
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_TIMEOUT = settings.request_timeout_s
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
@@ -56,39 +52,55 @@ def create_app(settings: Settings | None = None) -> App:
     app.ctx.api_keys = ApiKeys(settings.api_key_digests)
     app.ctx.openapi = orjson.dumps(openapi_document(settings))
     app.ctx.metrics = Metrics()
-    app.register_middleware(_start_request, "request")
-    app.register_middleware(_finish_request, "response")
+    app.ctx.access_log = AccessLog(log_writer)
+    app.ctx.request_ids = RequestIds()
+    app.ctx.cors_origins = frozenset(settings.cors_origins)
+
+    app.ctx.response_cache = ResponseCache(
+        settings.cache_entries, settings.cache_max_mb * 1024 * 1024
+    )
+    app.ctx.summary_headers = _summary_headers(settings)
 
     @app.before_server_start
     async def open_database(app: App) -> None:
         app.ctx.store = await open_store(settings)
         app.ctx.store.observe_queries(app.ctx.metrics.observe_query)
-        app.ctx.data_version = ("", 0.0)
+        app.ctx.data_version = DataVersion(app.ctx.store, app.ctx.response_cache, app.ctx.metrics)
+        loop = asyncio.get_running_loop()
+        app.ctx.background = [
+            loop.create_task(app.ctx.data_version.watch()),
+            loop.create_task(_sample_metrics(app)),
+        ]
 
     @app.after_server_stop
     async def close_database(app: App) -> None:
+        for task in app.ctx.background:
+            task.cancel()
+        await asyncio.gather(*app.ctx.background, return_exceptions=True)
         await app.ctx.store.close()
         worker_stopped(os.getpid())
-        log_listener.stop()  # flush the lines still queued
+        log_writer.stop()  # flush the lines still queued
 
     for endpoint in ENDPOINTS:
-        app.add_route(
-            _summary_handler(endpoint), endpoint.sanic_path, methods=["GET"], name=endpoint.name
-        )
-    app.add_route(index, "/", methods=["GET"], name="index")
-    app.add_route(live, "/health/live", methods=["GET"], name="health_live")
-    app.add_route(ready, "/health/ready", methods=["GET"], name="health_ready")
-    app.add_route(openapi_json, "/openapi.json", methods=["GET"], name="openapi")
-    app.add_route(docs, "/docs", methods=["GET"], name="docs")
-    app.add_route(metrics, "/metrics", methods=["GET"], name="metrics")
-    app.static("/docs/assets", STATIC_DIR / "swagger-ui", name="docs_assets")
+        _add_route(app, _summary_handler(endpoint), endpoint.sanic_path, endpoint.name)
+    for handler, path in SERVICE_HANDLERS.items():
+        _add_route(app, handler, path, handler.__name__)
     if settings.cors_origins:
-        add_cors(app, settings.cors_origins, [endpoint.sanic_path for endpoint in ENDPOINTS])
+        preflight = preflight_handler(app.ctx.cors_origins)
+        for number, endpoint in enumerate(ENDPOINTS):
+            name = f"{preflight.__name__}_{number}"
+            _add_route(app, preflight, endpoint.sanic_path, name, method="OPTIONS")
     return app
 
 
+def _add_route(app: App, handler: Handler, path: str, name: str, method: str = "GET") -> None:
+    """Every route goes through here: each request is timed, logged and counted."""
+    app.add_route(instrumented(handler), path, methods=[method], name=name)
+
+
 def _summary_handler(endpoint: Endpoint) -> Handler:
-    """The GET handler of one catalog entry: authorise, validate, query, represent."""
+    """The GET handler of one catalog entry: authorise, validate, then answer from the
+    response cache or the database."""
 
     async def handler(request: Request, **path: str) -> HTTPResponse:
         app = request.app
@@ -98,23 +110,28 @@ def _summary_handler(endpoint: Endpoint) -> Handler:
         arguments = parse_query_arguments(endpoint, _query_string(request))
         period = parse_period(arguments)
         media_type = choose_media_type(arguments.get("format"), request.headers.get("accept"))
-        row, data_version = await _summary_row(app, endpoint, entity_id, period)
-        body = summary_body(endpoint, entity_id, period, row)
-        payload = csv_body(endpoint, body, period) if media_type == CSV else orjson.dumps(body)
-        headers = _cache_headers(app.ctx.settings, entity_tag(data_version, payload))
-        if matches(request.headers.get("if-none-match"), headers["ETag"]):
+        cache: ResponseCache = app.ctx.response_cache
+        key = (endpoint.name, entity_id, period.date_from, period.date_to, media_type)
+        summary = cache.get(key)
+        if summary is None:
+            generation = cache.generation  # before the query: a load during it voids it
+            summary = await _summary(app, endpoint, entity_id, period, media_type)
+            cache.put(key, summary, generation)
+        if summary.payload is None:
+            raise Problem(404, summary.not_found_detail, problem_type=NOT_FOUND)
+        headers = {"ETag": summary.etag, **app.ctx.summary_headers}
+        if matches(request.headers.get("if-none-match"), summary.etag):
             return not_modified(headers)
-        content_type = f"{CSV}; charset=utf-8" if media_type == CSV else "application/json"
-        return HTTPResponse(payload, headers=headers, content_type=content_type)
+        return HTTPResponse(summary.payload, headers=headers, content_type=summary.content_type)
 
     handler.__name__ = endpoint.name
     return handler
 
 
-async def _summary_row(
-    app: App, endpoint: Endpoint, entity_id: str, period: Period
-) -> tuple[dict[str, Any], str]:
-    """The summary row and the data version it was read under; 404 for an unknown id."""
+async def _summary(
+    app: App, endpoint: Endpoint, entity_id: str, period: Period, media_type: str
+) -> CachedSummary:
+    """The summary's bytes and ETag, or the detail of its 404, from the database."""
     store: ReviewStore = app.ctx.store
     try:
         row = await store.summary(
@@ -124,40 +141,31 @@ async def _summary_row(
             date_from=period.date_from,
             date_to=period.date_to,
         )
+        version = await app.ctx.data_version.current()
         if row["review_count"] == 0 and not await store.exists(
             endpoint.exists_query, id_argument=endpoint.id_parameter, entity_id=entity_id
         ):
-            raise Problem(
-                404,
-                f"no reviews at all for {endpoint.id_parameter} {entity_id!r}",
-                problem_type=NOT_FOUND,
-            )
-        return row, await _data_version(app, store)
+            detail = f"no reviews at all for {endpoint.id_parameter} {entity_id!r}"
+            return CachedSummary(None, "", "", not_found_detail=detail)
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
+    body = summary_body(endpoint, entity_id, period, row)
+    if media_type == CSV:
+        payload, content_type = csv_body(endpoint, body, period), f"{CSV}; charset=utf-8"
+    else:
+        payload, content_type = orjson.dumps(body), "application/json"
+    return CachedSummary(payload, content_type, entity_tag(version, payload))
 
 
-async def _data_version(app: App, store: ReviewStore) -> str:
-    """The current load id, re-read at most once a second per worker."""
-    version, read_at = app.ctx.data_version
-    if time.monotonic() - read_at > DATA_VERSION_TTL_S:
-        version, loaded_at = await store.current_load()
-        app.ctx.data_version = (version, time.monotonic())
-        app.ctx.metrics.observe_data(version, loaded_at)
-    return str(version)
-
-
-def _cache_headers(settings: Settings, etag: str) -> dict[str, str]:
+def _summary_headers(settings: Settings) -> dict[str, str]:
+    """Cache-Control and Vary of every summary (the ETag is added per response)."""
     vary = ["Accept"]
     if settings.auth_enabled:
         vary.append("Authorization")
     if settings.cors_origins:
         vary.append("Origin")
-    return cache_headers(
-        etag,
-        max_age_s=settings.cache_max_age_s,
-        private=settings.auth_enabled,
-        vary=", ".join(vary),
+    return cache_policy(
+        max_age_s=settings.cache_max_age_s, private=settings.auth_enabled, vary=", ".join(vary)
     )
 
 
@@ -228,19 +236,37 @@ async def metrics(request: Request) -> HTTPResponse:
     return HTTPResponse(body, content_type=content_type)
 
 
-ACCESS_LOG = logging.getLogger(ACCESS_LOGGER)
+async def docs_asset(request: Request, name: str) -> HTTPResponse:
+    """The vendored Swagger UI files, held in memory (a few hundred kB)."""
+    if name not in DOCS_ASSETS:
+        raise Problem(404, f"no documentation asset named {name!r}", problem_type=NOT_FOUND)
+    body, content_type = DOCS_ASSETS[name]
+    return HTTPResponse(body, content_type=content_type, headers=ASSET_CACHE_HEADERS)
 
 
-async def _start_request(request: Request) -> None:
-    start_request(request)
+DOCS_ASSETS = {
+    path.name: (path.read_bytes(), mimetypes.guess_type(path.name)[0] or "text/plain")
+    for path in (STATIC_DIR / "swagger-ui").iterdir()
+    if path.suffix in (".js", ".css", ".png")
+}
+ASSET_CACHE_HEADERS = {"Cache-Control": "public, max-age=86400"}
+
+# The service's own routes; a handler's name is its route's name.
+SERVICE_HANDLERS: dict[Handler, str] = {
+    index: "/",
+    live: "/health/live",
+    ready: "/health/ready",
+    openapi_json: "/openapi.json",
+    docs: "/docs",
+    docs_asset: "/docs/assets/<name:str>",
+    metrics: "/metrics",
+}
 
 
-async def _finish_request(request: Request, response: BaseHTTPResponse) -> None:
-    """Request id back to the caller, one access-log line, the request metrics."""
-    fields = access_fields(request, response)
-    response.headers[REQUEST_ID_HEADER] = fields["request_id"]
-    ACCESS_LOG.info("%s %s %s", fields["method"], fields["route"], fields["status"], extra=fields)
-    request.app.ctx.metrics.observe_request(fields)
-    store = getattr(request.app.ctx, "store", None)
-    if store is not None:
-        request.app.ctx.metrics.observe_pool(store.pool_stats())
+async def _sample_metrics(app: App) -> None:
+    """Pool and cache figures, sampled every METRICS_SAMPLE_INTERVAL_S rather than updated
+    on each request (a metric update costs more than the cache lookup it would count)."""
+    while True:
+        app.ctx.metrics.observe_pool(app.ctx.store.pool_stats())
+        app.ctx.metrics.observe_cache(app.ctx.response_cache, app.ctx.data_version.listening)
+        await asyncio.sleep(METRICS_SAMPLE_INTERVAL_S)

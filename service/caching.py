@@ -24,10 +24,10 @@ def matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def cache_headers(etag: str, *, max_age_s: int, private: bool, vary: str) -> dict[str, str]:
+def cache_policy(*, max_age_s: int, private: bool, vary: str) -> dict[str, str]:
     """Shared caches may keep a public answer; with API keys on, only the client may."""
     scope = "private" if private else "public"
-    return {"ETag": etag, "Cache-Control": f"{scope}, max-age={max_age_s}", "Vary": vary}
+    return {"Cache-Control": f"{scope}, max-age={max_age_s}", "Vary": vary}
 
 
 def not_modified(headers: dict[str, str]) -> HTTPResponse:

@@ -7,9 +7,10 @@ not on the list gets no CORS header at all, so the browser refuses the response.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sanic import HTTPResponse, Request, Sanic
+from sanic import HTTPResponse, Request
 from sanic.response import BaseHTTPResponse
 
 PREFLIGHT_MAX_AGE_S = "600"
@@ -17,12 +18,14 @@ ALLOWED_REQUEST_HEADERS = "Authorization, Accept, If-None-Match"
 EXPOSED_HEADERS = "ETag, Retry-After"
 
 
-def add_cors(app: Sanic[Any, Any], origins: tuple[str, ...], data_paths: list[str]) -> None:
-    allowed = frozenset(origins)
+def preflight_handler(
+    origins: frozenset[str],
+) -> Callable[..., Coroutine[Any, Any, HTTPResponse]]:
+    """The OPTIONS handler of the data routes."""
 
-    async def preflight(request: Request, **path: str) -> HTTPResponse:
+    async def cors_preflight(request: Request, **path: str) -> HTTPResponse:
         headers: dict[str, str] = {"Vary": "Origin"}
-        if request.headers.get("origin") in allowed:
+        if request.headers.get("origin") in origins:
             headers |= {
                 "Access-Control-Allow-Origin": request.headers["origin"],
                 "Access-Control-Allow-Methods": "GET",
@@ -31,16 +34,15 @@ def add_cors(app: Sanic[Any, Any], origins: tuple[str, ...], data_paths: list[st
             }
         return HTTPResponse(status=204, headers=headers)
 
-    for number, path in enumerate(data_paths):
-        app.add_route(preflight, path, methods=["OPTIONS"], name=f"cors_preflight_{number}")
+    return cors_preflight
 
-    async def allow_origin(request: Request, response: BaseHTTPResponse) -> None:
-        origin = request.headers.get("origin")
-        if origin in allowed and "Access-Control-Allow-Origin" not in response.headers:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-            vary = response.headers.get("Vary")
-            if not vary or "Origin" not in vary:
-                response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
 
-    app.register_middleware(allow_origin, "response")
+def allow_origin(origins: frozenset[str], request: Request, response: BaseHTTPResponse) -> None:
+    """Name an allowed Origin on any response (errors included), and vary on Origin."""
+    origin = request.headers.get("origin")
+    if origin in origins and "Access-Control-Allow-Origin" not in response.headers:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        vary = response.headers.get("Vary")
+        if not vary or "Origin" not in vary:
+            response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"

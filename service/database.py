@@ -9,6 +9,7 @@ database cannot answer now" (a 503) rather than a bug.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -27,6 +28,10 @@ from .settings import PROJECT_ROOT, Settings
 QUERIES_DIR = PROJECT_ROOT / "queries"
 # Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
 RECONNECT_INTERVAL_S = 1.0
+# The loader's switch transaction notifies this channel with the new load id.
+LOAD_CHANNEL = "reviews_data_loaded"
+# How often the listening connection re-reads the live load, which also proves it is up.
+LISTENER_CHECK_INTERVAL_S = 2.0
 logger = logging.getLogger("reviews_api.database")
 
 
@@ -61,6 +66,8 @@ class ReviewStore(Protocol):
 
     def observe_queries(self, observer: QueryObserver) -> None: ...
 
+    async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -74,6 +81,9 @@ class PoolStats:
 
 
 QueryObserver: TypeAlias = Callable[[str, float], None]
+# watch_loads' callbacks: a load id and when it went live; why notifications may be missed.
+VersionChanged: TypeAlias = Callable[[str, float | None], None]
+ListenerLost: TypeAlias = Callable[[str], None]
 
 
 def _ignore_query(query_name: str, seconds: float) -> None:
@@ -147,19 +157,22 @@ class _QueryStore:
             size=1, in_use=min(self._in_flight, 1), waiting=max(self._in_flight - 1, 0)
         )
 
+    async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None:
+        """Report each new load as it goes live, until cancelled; a store whose database
+        cannot notify returns at once (callers then re-read `current_load`)."""
+
     async def _run(self, query_name: str, **arguments: Any) -> Any:
-        query = getattr(self._queries, query_name)
         started = time.perf_counter()
         self._in_flight += 1
         try:
-            return await self._execute(query, arguments)
+            return await self._execute(query_name, arguments)
         except self.unavailable_errors as error:
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
         finally:
             self._in_flight -= 1
             self._observer(query_name, time.perf_counter() - started)
 
-    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
+    async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         raise NotImplementedError
 
 
@@ -193,8 +206,8 @@ class SQLiteStore(_QueryStore):
         # SQLite has no date type: the queries take ISO text and convert with unixepoch().
         return value.isoformat() if value else None
 
-    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
-        return await query(self._connection, **arguments)
+    async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
+        return await getattr(self._queries, query_name)(self._connection, **arguments)
 
 
 class PostgresStore(_QueryStore):
@@ -229,6 +242,7 @@ class PostgresStore(_QueryStore):
         self._next_attempt_at = 0.0
         self._last_failure = ""
         self._releasing: set[asyncio.Task[None]] = set()
+        self._statements = asyncpg_statements(self._queries)
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
@@ -258,13 +272,17 @@ class PostgresStore(_QueryStore):
         except TimeoutError:
             self._pool.terminate()
 
-    async def _execute(self, query: Any, arguments: dict[str, Any]) -> Any:
-        pool = await self._connected_pool()
-        # The acquire timeout also bounds the release (asyncpg reuses it), which waits for
-        # the cancellation of a timed-out query: over a dead link, a whole timeout more.
-        connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+    async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
+        statement = self._statements[query_name]
+        pool = self._pool or await self._connected_pool()
+        # asyncpg runs an acquire that has a timeout as a task of its own (about 10 µs of
+        # CPU); when a connection is idle there is nothing to wait for, so no timeout then.
+        if pool.get_idle_size():
+            connection = await pool.acquire()
+        else:
+            connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
         try:
-            result = await query(connection, **arguments)
+            result = await statement.run(connection, arguments)
         except BaseException:
             # Answer the 503 now; the connection stays counted in the pool until released.
             self._release_in_background(pool, connection)
@@ -273,9 +291,49 @@ class PostgresStore(_QueryStore):
         return result
 
     def _release_in_background(self, pool: asyncpg.Pool, connection: Any) -> None:
-        task = asyncio.get_running_loop().create_task(pool.release(connection))
+        # The release waits for the cancellation of a timed-out query: over a dead link,
+        # up to this timeout more.
+        release = pool.release(connection, timeout=self._settings.db_connect_timeout_s)
+        task = asyncio.get_running_loop().create_task(release)
         self._releasing.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._releasing.discard)
+
+    async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None:
+        """LISTEN on one connection of its own (outside the pool, whose reset is off), and
+        reconnect whenever it fails, reporting the loss first; until cancelled."""
+        while True:
+            try:
+                await self._listen(changed)
+            except Exception as error:  # noqa: BLE001 - whatever broke, listen again
+                lost(f"{type(error).__name__}: {error}")
+            await asyncio.sleep(RECONNECT_INTERVAL_S)
+
+    async def _listen(self, changed: VersionChanged) -> None:
+        """Report the live load now, on each notification, and every check interval (a
+        missed notification, a dead link) until the connection fails."""
+        settings = self._settings
+        connection = await asyncpg.connect(
+            settings.listen_database_url or settings.database_url,
+            timeout=settings.db_connect_timeout_s,
+            command_timeout=settings.db_command_timeout_s,
+            server_settings={"application_name": "reviews-api-listener"},
+            statement_cache_size=0,  # one query every few seconds: nothing to keep
+        )
+        wake = asyncio.Event()
+        connection.add_termination_listener(lambda _connection: wake.set())
+        try:
+            await connection.add_listener(LOAD_CHANNEL, lambda *_notification: wake.set())
+            current_load = self._statements["current_load"]
+            while not connection.is_closed():
+                wake.clear()  # before the read: a notification during it reads again
+                row = await current_load.run(connection, {})
+                changed(str(row["data_version"]), row["loaded_at"])
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(LISTENER_CHECK_INTERVAL_S):
+                        await wake.wait()
+            raise DatabaseUnavailable("the listening connection was closed")
+        finally:
+            connection.terminate()
 
     async def _connected_pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -299,6 +357,44 @@ class PostgresStore(_QueryStore):
             raise
         logger.info("PostgreSQL pool ready")
         return pool
+
+
+@dataclass(frozen=True)
+class AsyncpgStatement:
+    """One aiosql query run on an asyncpg connection directly.
+
+    aiosql's asyncpg adapter checks `"acquire" in dir(connection)` on every call to tell a
+    pool from a connection (about 20 µs, a tenth of a request's CPU): the service always
+    passes a connection, so it takes the SQL aiosql prepared (`:name` rewritten to `$n`)
+    and the argument order once, and calls asyncpg itself.
+    """
+
+    sql: str
+    argument_names: tuple[str, ...]
+    returns_value: bool  # `$` queries: the first column of the first row; `^`: the row
+
+    async def run(self, connection: asyncpg.Connection, arguments: dict[str, Any]) -> Any:
+        values = [arguments[name] for name in self.argument_names]
+        if self.returns_value:
+            return await connection.fetchval(self.sql, *values)
+        return await connection.fetchrow(self.sql, *values)
+
+
+def asyncpg_statements(queries: Any) -> dict[str, AsyncpgStatement]:
+    """The statements of an aiosql query set loaded for asyncpg, by query name; only
+    single-row (`^`) and single-value (`$`) queries, the only kinds the service runs."""
+    statements = {}
+    for name in queries.available_queries:
+        query = getattr(queries, name)
+        operation = query.operation.name
+        if operation not in ("SELECT_ONE", "SELECT_VALUE"):
+            raise ValueError(f"query {name} must end in ^ or $ (it is {operation})")
+        statements[name] = AsyncpgStatement(
+            sql=query.sql,
+            argument_names=tuple(queries.driver_adapter.var_sorted[name]),
+            returns_value=operation == "SELECT_VALUE",
+        )
+    return statements
 
 
 async def _leave_session_alone(connection: asyncpg.Connection) -> None:

@@ -24,6 +24,7 @@ from prometheus_client import (
 
 from . import __version__
 from .database import PoolStats
+from .response_cache import ResponseCache
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Request latency buckets from 0.5 ms (a cached answer) to 10 s (a timed-out query).
@@ -61,8 +62,32 @@ class Metrics:
         self.pool_waiting = _live_gauge(
             "reviews_api_db_pool_waiting", "Queries waiting for a free connection."
         )
-        for gauge in (self.pool_size, self.pool_in_use, self.pool_waiting):
+        self.cache_entries = _live_gauge(
+            "reviews_api_response_cache_entries", "Answers held in the response caches."
+        )
+        self.cache_bytes = _live_gauge(
+            "reviews_api_response_cache_bytes", "Approximate bytes held in the response caches."
+        )
+        self.listening = _live_gauge(
+            "reviews_api_load_listener_up",
+            "Workers listening for new loads (each caches only while it listens).",
+        )
+        for gauge in (
+            self.pool_size,
+            self.pool_in_use,
+            self.pool_waiting,
+            self.cache_entries,
+            self.cache_bytes,
+            self.listening,
+        ):
             registry.register(gauge)
+        self.cache_lookups = Counter(
+            "reviews_api_response_cache_lookups_total",
+            "Response cache lookups by result (hit or miss), while the cache is serving.",
+            ["result"],
+            registry=registry,
+        )
+        self._counted_lookups = {"hit": 0, "miss": 0}
         self.data_load_id = Gauge(
             "reviews_api_data_load_id",
             "Load id (data version) of the data being served; 0 on SQLite.",
@@ -83,19 +108,43 @@ class Metrics:
             multiprocess_mode="max",
         )
         build_info.labels(version=__version__).set(1)
+        # Label children by label values (the label sets are few: routes x methods x statuses).
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._query_children: dict[str, Any] = {}
 
     def observe_request(self, fields: dict[str, Any]) -> None:
-        status = str(fields["status"])
-        self.requests.labels(fields["route"], fields["method"], status).inc()
-        self.request_seconds.labels(fields["route"], status).observe(fields["duration_ms"] / 1000)
+        key = (fields["route"], fields["method"], fields["status"])
+        children = self._request_children.get(key)
+        if children is None:  # .labels() costs more than the update: look it up once
+            status = str(fields["status"])
+            children = self._request_children[key] = (
+                self.requests.labels(fields["route"], fields["method"], status),
+                self.request_seconds.labels(fields["route"], status),
+            )
+        children[0].inc()
+        children[1].observe(fields["duration_ms"] / 1000)
 
     def observe_query(self, query_name: str, seconds: float) -> None:
-        self.query_seconds.labels(query_name).observe(seconds)
+        child = self._query_children.get(query_name)
+        if child is None:
+            child = self._query_children[query_name] = self.query_seconds.labels(query_name)
+        child.observe(seconds)
 
     def observe_pool(self, stats: PoolStats) -> None:
         self.pool_size.set(stats.size)
         self.pool_in_use.set(stats.in_use)
         self.pool_waiting.set(stats.waiting)
+
+    def observe_cache(self, cache: ResponseCache, listening: bool) -> None:
+        """Sampled like the pool: the cache counts its own lookups (no metric update per
+        request), and the counters get what was added since the last sample."""
+        self.cache_entries.set(len(cache))
+        self.cache_bytes.set(cache.bytes)
+        self.listening.set(1 if listening else 0)
+        for result, total in (("hit", cache.hits), ("miss", cache.misses)):
+            if total > self._counted_lookups[result]:
+                self.cache_lookups.labels(result).inc(total - self._counted_lookups[result])
+                self._counted_lookups[result] = total
 
     def observe_data(self, version: str, loaded_at: float | None) -> None:
         self.data_load_id.set(int(version) if version.isdigit() else 0)

@@ -1,8 +1,12 @@
 """Structured logs: one JSON object per line, written off the event loop.
 
-Every log record (Sanic's own included) goes through a QueueHandler: the request path
-only appends to an in-memory queue, and a listener thread formats and writes the lines,
-so a slow stdout (a full pipe, a busy log shipper) never blocks the event loop.
+Every line (access lines and log records, Sanic's own included) is appended to an
+in-memory queue; a writer thread wakes every FLUSH_INTERVAL_S and writes what has queued
+in one call, so a slow stdout (a full pipe, a busy log shipper) never blocks the event
+loop, and a request pays for one orjson call and an append rather than a trip through
+the logging module (measured in docs/benchmarks.md). If stdout stops taking lines, the
+queue is bounded: lines beyond MAX_QUEUED_LINES are dropped and counted, and the count is
+logged once stdout takes lines again.
 
 The access log is one line per request: time, request id, method, route template (never
 the raw path or query string: they may carry ids or junk a client sent), status, duration,
@@ -12,15 +16,15 @@ key or database URL is ever logged.
 
 from __future__ import annotations
 
+import collections
 import logging
-import logging.handlers
-import queue
+import os
 import re
 import sys
+import threading
 import time
-import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from sanic import Request
@@ -32,65 +36,156 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Fields a record may carry beyond the message, copied into the JSON line when present.
 ACCESS_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "client", "key_id")
+FLUSH_INTERVAL_S = 0.1
+# About 30 MB of lines: a minute of a busy worker's access log.
+MAX_QUEUED_LINES = 100_000
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and any access fields."""
+class LineWriter:
+    """Takes finished lines on any thread; a daemon thread writes them in batches."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-        }
-        for field in ACCESS_FIELDS:
-            if hasattr(record, field):
-                line[field] = getattr(record, field)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line).decode()
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lines: collections.deque[bytes] = collections.deque()  # append/pop are atomic
+        self._dropped = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, line: bytes) -> None:
+        """Queue one line (without its newline)."""
+        if len(self._lines) >= MAX_QUEUED_LINES:
+            self._dropped += 1
+            return
+        self._lines.append(line)
+
+    def stop(self) -> None:
+        """Write what is still queued and stop the thread."""
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._flush()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(FLUSH_INTERVAL_S):
+            self._flush()
+
+    def _flush(self) -> None:
+        batch = []
+        while self._lines:
+            batch.append(self._lines.popleft())
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            batch.append(_line("WARNING", "reviews_api.log", f"dropped {dropped} log lines"))
+        if batch:
+            batch.append(b"")
+            self._stream.buffer.write(b"\n".join(batch))  # type: ignore[attr-defined]
+            self._stream.flush()
 
 
-def configure_logging(level: str) -> logging.handlers.QueueListener:
-    """Route every record through a queue to a JSON writer thread; returns the listener,
-    which the caller stops at shutdown to flush what is left."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = logging.StreamHandler(sys.stdout)
-    writer.setFormatter(JsonFormatter())
-    listener = logging.handlers.QueueListener(records, writer, respect_handler_level=False)
+class JsonLineHandler(logging.Handler):
+    """Log records as JSON lines into the writer; formatted on the caller's thread (log
+    records are rare: start-up, warnings, errors)."""
+
+    def __init__(self, writer: LineWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            extra = {name: getattr(record, name) for name in ACCESS_FIELDS if hasattr(record, name)}
+            if record.exc_info:
+                extra["exception"] = logging.Formatter().formatException(record.exc_info)
+            line = _line(record.levelname, record.name, record.getMessage(), record.created, extra)
+            self._writer.write(line)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+def configure_logging(level: str) -> LineWriter:
+    """Send every log record to stdout as JSON lines; returns the writer, which the
+    caller stops at shutdown to flush what is left."""
+    writer = LineWriter(sys.stdout)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(logging.handlers.QueueHandler(records))
+    root.addHandler(JsonLineHandler(writer))
     root.setLevel(level)
     for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.access", "sanic.websockets"):
         sanic_logger = logging.getLogger(name)
         sanic_logger.handlers.clear()
         sanic_logger.propagate = True
-    listener.start()
-    return listener
+    return writer
 
 
-def request_id(header: str | None) -> str:
-    """The caller's X-Request-ID when it is well formed, else a new one."""
-    if header and REQUEST_ID_PATTERN.fullmatch(header):
-        return header
-    return uuid.uuid4().hex
+class AccessLog:
+    """One JSON line per request, straight into the writer (no logging-module record)."""
+
+    def __init__(self, writer: LineWriter) -> None:
+        self._writer = writer
+        self.enabled = logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO)
+
+    def write(self, fields: dict[str, Any]) -> None:
+        if self.enabled:
+            message = f"{fields['method']} {fields['route']} {fields['status']}"
+            self._writer.write(_line("INFO", ACCESS_LOGGER, message, extra=fields))
 
 
-def start_request(request: Request) -> None:
-    request.ctx.started = time.perf_counter()
-    request.ctx.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
+# The last second formatted, and its text: a one-entry cache of _utc_time's slow part.
+_formatted_second: list[Any] = [-1, ""]
 
 
-def access_fields(request: Request, response: BaseHTTPResponse) -> dict[str, Any]:
+def _line(
+    level: str,
+    logger: str,
+    message: str,
+    created: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    line = {
+        "time": _utc_time(time.time() if created is None else created),
+        "level": level,
+        "logger": logger,
+        "pid": os.getpid(),  # not cached: Sanic forks its workers after import
+        "message": message,
+    }
+    if extra:
+        line.update(extra)
+    return orjson.dumps(line)
+
+
+def _utc_time(now: float) -> str:
+    """ISO 8601 with milliseconds; the date and time of day are formatted once a second."""
+    second = int(now)
+    if _formatted_second[0] != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _formatted_second[:] = [second, text]
+    return f"{_formatted_second[1]}.{int((now - second) * 1000):03d}+00:00"
+
+
+class RequestIds:
+    """A caller's X-Request-ID when well formed, else a new one: a random per-process
+    prefix and a counter, 32 hex digits like a uuid4 but without a system call each."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._pid = -1
+        self._counter = 0
+
+    def take(self, header: str | None) -> str:
+        if header and REQUEST_ID_PATTERN.fullmatch(header):
+            return header
+        if self._pid != os.getpid():  # a forked worker must not repeat its parent's ids
+            self._pid, self._prefix, self._counter = os.getpid(), os.urandom(10).hex(), 0
+        self._counter += 1
+        return f"{self._prefix}{self._counter & 0xFFFFFFFFFFFF:012x}"
+
+
+def access_fields(request: Request, response: BaseHTTPResponse, request_id: str) -> dict[str, Any]:
     """What the access log line and the request metrics say about one request."""
-    started = getattr(request.ctx, "started", None)
+    started = getattr(request.ctx, "started", None)  # unset when no handler ran
     duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
     fields: dict[str, Any] = {
-        "request_id": getattr(request.ctx, "request_id", ""),
+        "request_id": request_id,
         "method": request.method,
         "route": route_template(request),
         "status": response.status,
@@ -103,13 +198,20 @@ def access_fields(request: Request, response: BaseHTTPResponse) -> dict[str, Any
     return fields
 
 
+_templates: dict[str, str] = {}
+
+
 def route_template(request: Request) -> str:
     """The matched route's template as documented (`/v1/products/{product_id}/...`), never
     the path a client sent; `unmatched` for no route."""
     route = request.route
     if route is None:
         return "unmatched"
-    return "/" + SANIC_PARAMETER.sub(r"{\1}", route.path).lstrip("/")
+    template = _templates.get(route.path)
+    if template is None:
+        template = "/" + SANIC_PARAMETER.sub(r"{\1}", route.path).lstrip("/")
+        _templates[route.path] = template
+    return template
 
 
 SANIC_PARAMETER = re.compile(r"<(\w+)(?::[^>]*)?>")

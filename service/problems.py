@@ -8,16 +8,20 @@ traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 import orjson
 from sanic import HTTPResponse, Request
-from sanic.exceptions import SanicException
+from sanic.exceptions import RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("reviews_api.errors")
+
+# The status a response is logged with when the client left before it was sent (nginx's).
+CLIENT_CLOSED_REQUEST = 499
 
 # Problem types the service itself emits. `about:blank` (RFC 9457 section 4.2.1) covers
 # plain HTTP errors whose title says it all (no route, wrong method, body too large).
@@ -79,9 +83,25 @@ def _reason_phrase(status: int) -> str:
 
 
 class ProblemErrorHandler(ErrorHandler):
-    """Sanic error handler answering every exception with problem+json."""
+    """Sanic error handler answering every exception with problem+json.
+
+    `finish(request, response)` runs on each response this handler makes for Sanic (errors
+    raised before or outside a route handler: unknown route, wrong method, head too large,
+    timeouts), so that those are logged and counted like the rest (service/lifecycle.py).
+    """
+
+    def __init__(self, finish: Callable[[Request, HTTPResponse], None]) -> None:
+        super().__init__()
+        self._finish = finish
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
+        response = self.problem(request, exception)
+        if request is not None and not getattr(request.ctx, "finished", False):
+            self._finish(request, response)
+        return response
+
+    def problem(self, request: Request, exception: Exception) -> HTTPResponse:
+        """The problem+json response for `exception`; unexpected ones are logged."""
         if isinstance(exception, Problem):
             return problem_response(
                 exception.status_code,
@@ -97,6 +117,11 @@ class ProblemErrorHandler(ErrorHandler):
                 str(exception) or _reason_phrase(exception.status_code),
                 headers=dict(exception.headers or {}),
             )
+        if isinstance(exception, RequestCancelled):
+            # The client closed the connection mid-response (a load generator stopping, a
+            # browser tab closed): nothing is wrong here, and nobody is left to answer.
+            logger.info("the client closed the connection before the response was sent")
+            return problem_response(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
         # A bug or an unexpected failure: log it with its traceback, tell the client nothing
         # about the internals.
         self.log(request, exception)

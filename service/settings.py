@@ -55,6 +55,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "max-age of the Cache-Control header on summaries (0: revalidate every time).",
     ),
     SettingSpec(
+        "CACHE_ENTRIES",
+        "20000",
+        "Response cache: most summaries each worker keeps (0: no cache). PostgreSQL only; "
+        "emptied when a new load is notified, off while the worker is not listening.",
+    ),
+    SettingSpec(
+        "CACHE_MAX_MB", "32", "Response cache: most megabytes of answers each worker keeps."
+    ),
+    SettingSpec(
         "CORS_ORIGINS",
         "",
         "Comma-separated origins allowed to call the API from a browser "
@@ -99,6 +108,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "older than 1.21 in transaction mode.",
     ),
     SettingSpec(
+        "LISTEN_DATABASE_URL",
+        "",
+        "PostgreSQL: where each worker LISTENs for new loads (one connection outside the "
+        "pool). Empty: DATABASE_URL. Behind pgbouncer in transaction mode, the server itself.",
+    ),
+    SettingSpec(
         "MIGRATION_DATABASE_URL",
         "",
         "Owner login used by `reviews-api migrate` and `load` when --database-url is not "
@@ -118,6 +133,8 @@ class Settings:
     log_level: str = "INFO"
     api_key_digests: tuple[str, ...] = ()
     cache_max_age_s: int = 60
+    cache_entries: int = 20_000
+    cache_max_mb: int = 32
     cors_origins: tuple[str, ...] = ()
     request_timeout_s: int = 10
     graceful_shutdown_s: float = 15.0
@@ -127,6 +144,7 @@ class Settings:
     db_connect_timeout_s: float = 5.0
     db_command_timeout_s: float = 5.0
     db_statement_cache_size: int = 100
+    listen_database_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +164,8 @@ class Settings:
             log_level=read("LOG_LEVEL", _parse_log_level),
             api_key_digests=read("API_KEYS", _parse_key_digests),
             cache_max_age_s=read("CACHE_MAX_AGE_S", _int_between(0, 31_536_000)),
+            cache_entries=read("CACHE_ENTRIES", _int_between(0, 10_000_000)),
+            cache_max_mb=read("CACHE_MAX_MB", _int_between(1, 100_000)),
             cors_origins=read("CORS_ORIGINS", _parse_origins),
             request_timeout_s=read("REQUEST_TIMEOUT_S", _int_between(1, 3600)),
             graceful_shutdown_s=read("GRACEFUL_SHUTDOWN_S", _seconds),
@@ -155,6 +175,7 @@ class Settings:
             db_connect_timeout_s=read("DB_CONNECT_TIMEOUT_S", _seconds),
             db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),
             db_statement_cache_size=read("DB_STATEMENT_CACHE_SIZE", _int_between(0, 10_000)),
+            listen_database_url=read("LISTEN_DATABASE_URL", _parse_optional_postgres_url),
         )
         if settings.db_pool_min > settings.db_pool_max:
             raise SettingsError(
@@ -200,6 +221,12 @@ def _parse_database_url(name: str, raw: str) -> str:
     raise SettingsError(
         f"{name}: unsupported scheme {scheme!r}; use sqlite:///path or postgresql://..."
     )
+
+
+def _parse_optional_postgres_url(name: str, raw: str) -> str:
+    if raw and urlsplit(raw).scheme not in ("postgresql", "postgres"):
+        raise SettingsError(f"{name}: expected a postgresql:// URL or nothing")
+    return raw
 
 
 def _int_between(low: int, high: int) -> Callable[[str, str], int]:

@@ -73,7 +73,10 @@ def twin_servers(
     folder = tmp_path_factory.mktemp("parity")
     sqlite_path = write_sqlite(folder / "parity.sqlite", [])
     sqlite_server = start_server(f"sqlite:///{sqlite_path}", folder / "sqlite.log")
-    postgres_server = start_server(make_module_database.reader_url, folder / "postgres.log")
+    # The rows are replaced behind the loader's back, so nothing notifies: no response cache.
+    postgres_server = start_server(
+        make_module_database.reader_url, folder / "postgres.log", CACHE_ENTRIES="0"
+    )
     yield sqlite_path, make_module_database, sqlite_server, postgres_server
     stop_server(sqlite_server)
     stop_server(postgres_server)

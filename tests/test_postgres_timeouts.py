@@ -43,7 +43,8 @@ def test_slow_query_is_a_503_and_the_pool_recovers(
     settings: dict[str, str],
     limit_s: float,
 ) -> None:
-    server = start_server(postgres_url, tmp_path / "server.log", **settings)
+    # No response cache: the repeated request must reach the locked table.
+    server = start_server(postgres_url, tmp_path / "server.log", CACHE_ENTRIES="0", **settings)
     try:
         with server.client() as client:
             assert client.get(PATH).status_code == 200

@@ -141,7 +141,7 @@ def test_starts_with_the_database_down_and_serves_once_it_is_back(
             assert client.get("/health/live").status_code == 200
             assert_unavailable(client.get("/health/ready"))
             assert_unavailable(client.get(PRODUCT))
-            assert "not answering at start-up" in server.log()
+            wait_until(lambda: "not answering at start-up" in server.log(), 2, "the warning")
 
             proxy.listen()
             wait_until(
@@ -176,6 +176,7 @@ def test_while_down_it_tries_to_connect_about_once_a_second(
 # 2. The link dies mid-flight --------------------------------------------------------------
 
 OUTAGE_SETTINGS = {
+    "CACHE_ENTRIES": "0",  # the repeated requests must reach the broken database
     "DB_COMMAND_TIMEOUT_S": "1",
     "DB_CONNECT_TIMEOUT_S": "1",
     "DB_STATEMENT_TIMEOUT_MS": "0",  # the link, not the server, must end the wait
