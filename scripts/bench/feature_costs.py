@@ -38,19 +38,21 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from service.caching import cache_headers, entity_tag, matches  # noqa: E402
+from service.caching import cache_policy, entity_tag, matches  # noqa: E402
 from service.catalog import ENDPOINTS  # noqa: E402
-from service.database import PoolStats  # noqa: E402
 from service.metrics import Metrics  # noqa: E402
 from service.observability import (  # noqa: E402
     ACCESS_LOGGER,
-    JsonFormatter,
+    AccessLog,
+    JsonLineHandler,
+    LineWriter,
+    RequestIds,
     access_fields,
     configure_logging,
-    start_request,
 )
 from service.parameters import parse_entity_id, parse_period, parse_query_arguments  # noqa: E402
 from service.representations import choose_media_type  # noqa: E402
+from service.response_cache import CachedSummary, ResponseCache  # noqa: E402
 from service.responses import summary_body  # noqa: E402
 
 PRODUCT = ENDPOINTS[0]
@@ -65,7 +67,6 @@ ROW = {
     "last_review_date": None,
 }
 QUERY_STRING = "from=2016-01-01&to=2016-12-31"
-PACE_S = 0.0005
 
 
 def fake_request() -> Any:
@@ -92,95 +93,69 @@ def measure(work: Callable[[], None], calls: int, repeat: int) -> tuple[float, f
     return best_process, best_thread
 
 
-# (label, LOG_LEVEL, handler set-up, paced): the service's set-up and two alternatives.
-LOGGING_CASES = (
-    ("access log line, as served (queue + writer thread)", "INFO", "queue", False),
-    ("access log line, as served, one line per pause", "INFO", "queue", True),
-    ("access log line, written on the loop (no queue)", "INFO", "direct", False),
-    ("access log line, written on the loop, one line per pause", "INFO", "direct", True),
-    ("access log line, LOG_LEVEL=WARNING (filtered out)", "WARNING", "queue", False),
-    ("(the pause alone, subtracted from the paced lines)", "WARNING", "queue", True),
-)
-
-
 def logging_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
-    """Back to back, the writer thread drains many lines per wake-up; paced (a PACE_S pause
-    after each line, as requests come in) it wakes once per line: futex, context switch, GIL.
-    Paced figures are net of the pause's own cost."""
-    fields = access_fields(_started(), SimpleNamespace(status=200))
-    results: dict[str, tuple[float, float]] = {}
+    """The access line as the service writes it (orjson, queued, written by the writer
+    thread in batches), against the same line through the logging module (a record, a
+    formatter, the same writer): what the service used to do."""
+    fields = access_fields(fake_request(), SimpleNamespace(status=200), "0" * 32)
+    results = []
     with tempfile.TemporaryDirectory() as directory:
-        for label, level, setup, paced in LOGGING_CASES:
-            count = max(calls // 10, 200) if paced else calls
+        sink = (Path(directory) / "access.log").open("w")
+        stdout, sys.stdout = sys.stdout, sink
+        try:
+            writer = configure_logging("INFO")
+        finally:
+            sys.stdout = stdout
+        access_log = AccessLog(writer)
+        logger = logging.getLogger(ACCESS_LOGGER)
+
+        def through_logging() -> None:
+            logger.info("%s %s %s", "GET", fields["route"], 200, extra=fields)
+
+        for label, work in (
+            (
+                "access log line, as served (orjson + queue, batched writes)",
+                lambda: access_log.write(fields),
+            ),
+            ("access log line through the logging module (for comparison)", through_logging),
+        ):
             best = (float("inf"), float("inf"))
             for _ in range(repeat):
-                sink = (Path(directory) / "access.log").open("w")
-                stdout, sys.stdout = sys.stdout, sink
-                try:
-                    listener = configure_logging(level)
-                finally:
-                    sys.stdout = stdout
-                if setup == "direct":
-                    listener.stop()
-                    root = logging.getLogger()
-                    root.handlers.clear()
-                    writer = logging.StreamHandler(sink)
-                    writer.setFormatter(JsonFormatter())
-                    root.addHandler(writer)
-                logger = logging.getLogger(ACCESS_LOGGER)
                 process, thread = time.process_time(), time.thread_time()
-                for _ in range(count):
-                    logger.info("%s %s %s", "GET", fields["route"], 200, extra=fields)
-                    if paced:
-                        time.sleep(PACE_S)
-                loop_us = (time.thread_time() - thread) / count * 1e6
-                if setup != "direct":
-                    listener.stop()  # drains the queue: the writer thread's work is counted
-                process_us = (time.process_time() - process) / count * 1e6
-                sink.close()
-                best = (min(best[0], process_us), min(best[1], loop_us))
-            results[label] = best
+                for _ in range(calls):
+                    work()
+                writer.stop()  # drains the queue: the writer thread's work is counted
+                best = (
+                    min(best[0], (time.process_time() - process) / calls * 1e6),
+                    min(best[1], (time.thread_time() - thread) / calls * 1e6),
+                )
+                writer = _restart(writer, access_log, sink)
+            results.append((label, *best))
+        writer.stop()
+        sink.close()
     logging.getLogger().handlers.clear()
-    pause = results.pop(LOGGING_CASES[-1][0])
-    return [
-        (
-            label.replace("per pause", f"every {PACE_S * 1e3:g} ms") if paced else label,
-            results[label][0] - (pause[0] if paced else 0),
-            results[label][1] - (pause[1] if paced else 0),
-        )
-        for label, _, _, paced in LOGGING_CASES[:-1]
-    ]
+    return results
 
 
-def raw_line_cost(calls: int, repeat: int) -> tuple[float, float]:
-    """An alternative, not what the service does: the same fields as one orjson line into a
-    buffered file, written on the loop without the logging module."""
-    fields = access_fields(_started(), SimpleNamespace(status=200))
-    with tempfile.TemporaryFile() as sink:
-
-        def write_line() -> None:
-            sink.write(orjson.dumps({"time": time.time(), **fields}) + b"\n")
-
-        return measure(write_line, calls, repeat)
-
-
-def _started() -> Any:
-    request = fake_request()
-    start_request(request)
-    return request
+def _restart(writer: LineWriter, access_log: AccessLog, sink: Any) -> LineWriter:
+    """A fresh writer on the same sink, wired as configure_logging wires one."""
+    fresh = LineWriter(sink)
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.addHandler(JsonLineHandler(fresh))
+    access_log._writer = fresh
+    return fresh
 
 
 def metrics_cost(calls: int, repeat: int) -> tuple[float, float]:
     """What the service records per request: one query duration, the request counter and
-    histogram, the three pool gauges."""
+    histogram (pool and cache figures are sampled once a second, not per request)."""
     metrics = Metrics()
-    fields = access_fields(_started(), SimpleNamespace(status=200))
-    stats = PoolStats(size=4, in_use=1, waiting=0)
+    fields = access_fields(fake_request(), SimpleNamespace(status=200), "0" * 32)
 
     def metrics_per_request() -> None:
         metrics.observe_query("product_review_summary", 0.0004)
         metrics.observe_request(fields)
-        metrics.observe_pool(stats)
 
     return measure(metrics_per_request, calls, repeat)
 
@@ -194,16 +169,25 @@ def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
         parse_period(arguments)
         choose_media_type(arguments.get("format"), "*/*")
 
+    request_ids = RequestIds()
+
     def request_id_and_fields() -> None:
-        request = fake_request()
-        start_request(request)
-        access_fields(request, SimpleNamespace(status=200))
+        access_fields(fake_request(), SimpleNamespace(status=200), request_ids.take(None))
+
+    policy = cache_policy(max_age_s=60, private=False, vary="Accept")
 
     def etag() -> None:
-        headers = cache_headers(
-            entity_tag("1", payload), max_age_s=60, private=False, vary="Accept"
-        )
+        etag = entity_tag("1", payload)
+        headers = {"ETag": etag, **policy}
         matches(None, headers["ETag"])
+
+    cache = ResponseCache(20_000, 32 * 1024 * 1024)
+    cache.start()
+    key = (PRODUCT.name, "B0128IL7TH", None, None, "application/json")
+    cache.put(key, CachedSummary(payload, "application/json", entity_tag("1", payload)), 1)
+
+    def cache_hit() -> None:
+        cache.get(key)
 
     def body() -> None:
         orjson.dumps(summary_body(PRODUCT, "B0128IL7TH", parse_period({}), ROW))
@@ -213,15 +197,16 @@ def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
 
     return [
         (
-            "metrics: 1 query + request counter/histogram + 3 pool gauges",
+            "metrics: 1 query histogram + request counter and histogram",
             *metrics_cost(calls, repeat),
         ),
     ] + [
         (label, *measure(work, calls, repeat))
         for label, work in (
             ("validation: id, query string, dates, media type", validation),
-            ("request id (uuid4) + access-log fields", request_id_and_fields),
+            ("request id + access-log fields", request_id_and_fields),
             ("ETag (blake2b of the body) + cache headers", etag),
+            ("response cache lookup (a hit)", cache_hit),
             ("response body: summary_body + orjson", body),
             ("baseline's body: orjson of the row", baseline_body),
         )
@@ -282,8 +267,8 @@ async def database_costs(url: str, calls: int, repeat: int) -> list[tuple[str, f
         ("query: aiosql function on one connection", aiosql_call),
         ("query: pool acquire() + fetchrow + release (the baseline)", pool_no_timeout),
         ("query: pool acquire(timeout=5) + fetchrow + release", pool_timeout),
-        ("query: service store.summary (pool with timeout, aiosql, observer)", service_store),
-        ('aiosql\'s `"acquire" in dir(connection)`, inside the line above', aiosql_dir),
+        ("query: service store.summary (pool, asyncpg statement, observer)", service_store),
+        ('aiosql\'s `"acquire" in dir(connection)` (why the store calls asyncpg)', aiosql_dir),
     ):
         for _ in range(200):
             await work()
@@ -316,12 +301,6 @@ def main() -> int:
         return 0
     rows = pure_costs(arguments.calls, arguments.repeat)
     rows += logging_costs(arguments.calls, arguments.repeat)
-    rows.append(
-        (
-            "alternative: orjson line to a buffered file, no logging module",
-            *raw_line_cost(arguments.calls, arguments.repeat),
-        )
-    )
     single = subprocess.run(  # noqa: S603 - this script, another storage mode of prometheus
         [
             *(sys.executable, __file__, "--single-process-metrics"),
