@@ -55,7 +55,6 @@ def create_app(settings: Settings | None = None) -> App:
     app.ctx.access_log = AccessLog(log_writer)
     app.ctx.request_ids = RequestIds()
     app.ctx.cors_origins = frozenset(settings.cors_origins)
-
     app.ctx.response_cache = ResponseCache(
         settings.cache_entries, settings.cache_max_mb * 1024 * 1024
     )
