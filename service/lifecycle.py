@@ -54,8 +54,4 @@ def finish_response(request: Request, response: BaseHTTPResponse) -> None:
     fields = access_fields(request, response, request_id)
     ctx.access_log.write(fields)
     ctx.metrics.observe_request(fields)
-    request.ctx.finished = True
-
-
-def is_finished(request: Request) -> bool:
-    return bool(getattr(request.ctx, "finished", False))
+    request.ctx.finished = True  # the error handler must not finish it again

@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 CHUNK = 65536
@@ -173,6 +174,19 @@ class _Link:
         self.client.transport.abort()
         if self.upstream is not None:
             self.upstream.transport.abort()
+
+
+def proxy_to(url: str, *, listening: bool = True) -> TcpProxy:
+    """A proxy to the host and port of a PostgreSQL `url` (use it in a `with`)."""
+    upstream = urlsplit(url)
+    return TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432, listening=listening)
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    """`url` with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.url_netloc}"))
 
 
 def _free_port() -> int:

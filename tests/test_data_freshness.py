@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import oracle
@@ -23,7 +22,7 @@ import pytest
 from conftest import RunningServer, run_cli, start_server, stop_server, summary_path
 from postgres_server import ThrowawayDatabase
 from review_rows import Review, make_review, write_sqlite
-from tcp_proxy import TcpProxy
+from tcp_proxy import proxy_to, through
 
 PRODUCT = "ENDS"  # has reviews in both loads, with other figures in the second
 NEW_PRODUCT = "LOADED-LATER"  # unknown (404) before the second load
@@ -144,20 +143,13 @@ def test_after_the_notification_every_worker_answers_the_new_load(
     assert etag.startswith(f'"{version}-')
 
 
-def through(url: str, proxy: TcpProxy) -> str:
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.url_netloc}"))
-
-
 def test_a_worker_that_cannot_listen_does_not_cache_and_listens_again(
     loads: tuple[ThrowawayDatabase, Path],
     reviews: list[Review],
     serve: Callable[..., RunningServer],
 ) -> None:
     database, second = loads
-    upstream = urlsplit(database.reader_url)
-    with TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432) as proxy:
+    with proxy_to(database.reader_url) as proxy:
         server = serve(database.reader_url, LISTEN_DATABASE_URL=through(database.reader_url, proxy))
         wait_until_serving(server, "1", workers=1)
         for _ in range(3):

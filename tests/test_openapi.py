@@ -89,3 +89,20 @@ def test_docs_page_is_self_contained(client: httpx.Client) -> None:
         assert response.status_code == 200, asset
         assert len(response.content) > 100, asset
     assert "openapi.json" in client.get("/docs/assets/docs.js").text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs/assets/no-such-file.js",
+        "/docs/assets/..%2Fdocs.html",
+        "/docs/assets/%2E%2E%2F%2E%2E%2Fpyproject.toml",
+        "/docs/assets/LICENSE",  # vendored beside the assets, but not one of them
+        "/docs/assets/a%00b.js",
+    ],
+)
+def test_an_unknown_docs_asset_is_a_404_problem(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -29,7 +29,7 @@ from postgres_server import (
     sessions_waiting_for_a_lock,
 )
 from review_rows import Review
-from tcp_proxy import TcpProxy
+from tcp_proxy import proxy_to, through
 from test_postgres_timeouts import reviews_locked
 
 from service.settings import sqlite_path_from_url
@@ -62,18 +62,6 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     yield start
     for server in started:
         stop_server(server)
-
-
-def make_proxy(login_url: str, *, listening: bool = True) -> TcpProxy:
-    upstream = urlsplit(login_url)
-    return TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432, listening=listening)
-
-
-def through(login_url: str, proxy: TcpProxy) -> str:
-    """`login_url` with its host and port replaced by the proxy's."""
-    parts = urlsplit(login_url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{proxy.url_netloc}"))
 
 
 # Helpers ----------------------------------------------------------------------------------
@@ -141,7 +129,7 @@ def test_starts_with_the_database_down_and_serves_once_it_is_back(
     login: tuple[str, str], serve: Serve
 ) -> None:
     _, login_url = login
-    with make_proxy(login_url, listening=False) as proxy:  # nothing listens: refused
+    with proxy_to(login_url, listening=False) as proxy:  # nothing listens: refused
         server = serve(through(login_url, proxy), DB_CONNECT_TIMEOUT_S="1")
         with server.client() as client:
             assert client.get("/health/live").status_code == 200
@@ -162,7 +150,7 @@ def test_while_down_it_tries_to_connect_about_once_a_second(
     login: tuple[str, str], serve: Serve
 ) -> None:
     _, login_url = login
-    with make_proxy(login_url) as proxy:
+    with proxy_to(login_url) as proxy:
         proxy.reset_new_connections()  # down, but each connection attempt is counted
         server = serve(through(login_url, proxy), DB_CONNECT_TIMEOUT_S="1")
         with server.client() as client:
@@ -198,7 +186,7 @@ def test_blackholed_link_answers_503_quickly_and_the_pool_recovers(
     postgres_admin_url: str,
 ) -> None:
     role, login_url = login
-    with make_proxy(login_url) as proxy:
+    with proxy_to(login_url) as proxy:
         server = serve(through(login_url, proxy), **OUTAGE_SETTINGS)
         with server.client() as client, ConnectionSampler(postgres_admin_url, role) as sampler:
             assert all(r.status_code == 200 for r in burst(client, PRODUCT, 8))
@@ -228,7 +216,7 @@ def test_killed_connections_answer_503_at_once_and_the_pool_recovers(
 ) -> None:
     role, login_url = login
     settings = {**OUTAGE_SETTINGS, "DB_COMMAND_TIMEOUT_S": "10"}  # the kill must end it
-    with make_proxy(login_url) as proxy:
+    with proxy_to(login_url) as proxy:
         server = serve(through(login_url, proxy), **settings)
         with server.client() as client, ConnectionSampler(postgres_admin_url, role) as sampler:
             assert all(r.status_code == 200 for r in burst(client, PRODUCT, 8))
