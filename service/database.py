@@ -23,9 +23,9 @@ import aiosql
 import aiosqlite
 import asyncpg
 
-from .settings import PROJECT_ROOT, Settings
+from .settings import Settings
+from .sql_files import queries_dir
 
-QUERIES_DIR = PROJECT_ROOT / "queries"
 # Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
 RECONNECT_INTERVAL_S = 1.0
 # The loader's switch transaction notifies this channel with the new load id.
@@ -93,7 +93,7 @@ def _ignore_query(query_name: str, seconds: float) -> None:
 def load_queries(dialect: str) -> Any:
     """The aiosql query set of a dialect (`sqlite` or `postgres`)."""
     driver = {"sqlite": "aiosqlite", "postgres": "asyncpg"}[dialect]
-    return aiosql.from_path(QUERIES_DIR / dialect, driver)
+    return aiosql.from_path(queries_dir(dialect), driver)
 
 
 async def open_store(settings: Settings) -> ReviewStore:
@@ -197,7 +197,11 @@ class SQLiteStore(_QueryStore):
         # mode=ro: the service never writes, and never creates a file by accident.
         connection = await aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True)
         connection.row_factory = aiosqlite.Row
-        return cls(connection)
+        try:
+            return cls(connection)
+        except BaseException:
+            await connection.close()  # its thread would keep a failed start-up alive
+            raise
 
     async def close(self) -> None:
         await self._connection.close()
