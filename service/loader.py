@@ -411,6 +411,7 @@ async def _take_load_lock(lock_session: asyncpg.Connection, queries: Any) -> Non
             await queries.take_load_lock(lock_session)
             return
         except asyncpg.LockNotAvailableError:
+            await lock_session.execute("ROLLBACK")
             holders = [row async for row in queries.load_lock_holders(lock_session)]
     raise LoadError(
         f"another load is running ({describe_sessions(holders)}); try again when it has finished"
