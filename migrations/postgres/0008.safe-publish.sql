@@ -154,7 +154,12 @@ BEGIN
         SELECT
             a.attname,
             a.attstattarget,
-            a.attoptions
+            -- The options ALTER COLUMN ... SET documents; nothing a server build adds.
+            nullif(array(
+                SELECT o.setting
+                FROM unnest(a.attoptions) AS o (setting)
+                WHERE split_part(o.setting, '=', 1) IN ('n_distinct', 'n_distinct_inherited')
+            ), '{}') AS attoptions
         FROM pg_attribute AS a
         WHERE a.attrelid = 'public.reviews'::REGCLASS AND a.attnum > 0 AND NOT a.attisdropped
     LOOP
