@@ -24,7 +24,7 @@ import aiosqlite
 import asyncpg
 
 from .settings import Settings
-from .sql_files import queries_dir
+from .sql_files import MissingSQL, queries_dir
 
 # Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
 RECONNECT_INTERVAL_S = 1.0
@@ -93,7 +93,11 @@ def _ignore_query(query_name: str, seconds: float) -> None:
 def load_queries(dialect: str) -> Any:
     """The aiosql query set of a dialect (`sqlite` or `postgres`)."""
     driver = {"sqlite": "aiosqlite", "postgres": "asyncpg"}[dialect]
-    return aiosql.from_path(queries_dir(dialect), driver)
+    folder = queries_dir(dialect)
+    queries = aiosql.from_path(folder, driver)
+    if not queries.available_queries:  # never serve from an installation without its SQL
+        raise MissingSQL(f"no queries in {folder}: this installation of reviews-api is incomplete")
+    return queries
 
 
 async def open_store(settings: Settings) -> ReviewStore:

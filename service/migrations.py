@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import LockTimeout
 
-from .sql_files import migrations_dir
+from .sql_files import MissingSQL, migrations_dir
 
 # Long enough for the slowest migration (index builds on a full table take about a minute
 # at 10M rows), short enough that a stale lock is reported within a deploy's patience.
@@ -44,7 +44,10 @@ def _backend_and_migrations(database_url: str) -> tuple[Any, Any]:
         backend = get_backend(yoyo_url(database_url))
     except Exception as error:  # psycopg's OperationalError and friends, whose text helps
         raise MigrationError(f"cannot connect to the database: {error}") from error
-    folder = migrations_dir("postgres")
+    try:
+        folder = migrations_dir("postgres")
+    except MissingSQL as error:
+        raise MigrationError(str(error)) from error
     migrations = read_migrations(str(folder))
     if not migrations:
         # An installation without its SQL must never look like an up-to-date database.

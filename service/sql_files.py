@@ -16,6 +16,10 @@ QUERIES_PACKAGE = "service.sql_queries"
 MIGRATIONS_PACKAGE = "service.sql_migrations"
 
 
+class MissingSQL(RuntimeError):
+    """The installed package lacks its SQL: an incomplete installation."""
+
+
 def queries_dir(*parts: str) -> Path:
     """A folder (or file) of queries/, e.g. queries_dir("postgres")."""
     return _path(QUERIES_PACKAGE, parts)
@@ -29,7 +33,13 @@ def migrations_dir(*parts: str) -> Path:
 def _path(package: str, parts: tuple[str, ...]) -> Path:
     # aiosql and yoyo read folders from the file system: the package is installed as
     # files (a wheel, an editable install), never imported from a zip archive.
-    resource = files(package).joinpath(*parts)
+    try:
+        resource = files(package).joinpath(*parts)
+    except ModuleNotFoundError:
+        raise MissingSQL(
+            f"the package {package} is not installed: this installation of reviews-api is "
+            "incomplete (reinstall it)"
+        ) from None
     if not isinstance(resource, Path):
-        raise RuntimeError(f"{package} is not installed as files on disk ({resource!r})")
+        raise MissingSQL(f"{package} is not installed as files on disk ({resource!r})")
     return resource
