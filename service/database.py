@@ -112,6 +112,9 @@ class _QueryStore:
 
     dialect: ClassVar[str]
     unavailable_errors: ClassVar[tuple[type[BaseException], ...]]
+    # The database refused the service's login a right: an operator must act (logged at
+    # ERROR); for the client, like any database that cannot answer, a 503.
+    permission_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self) -> None:
         self._queries = load_queries(self.dialect)
@@ -170,6 +173,8 @@ class _QueryStore:
         self._in_flight += 1
         try:
             return await self._execute(query_name, arguments)
+        except self.permission_errors as error:
+            raise _permission_denied(error) from error
         except self.unavailable_errors as error:
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
         finally:
@@ -239,6 +244,11 @@ class PostgresStore(_QueryStore):
         asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError,
         asyncpg.ConnectionDoesNotExistError,
+    )
+    # No right on a schema, table or function (42501); a login refused (28000, 28P01).
+    permission_errors = (
+        asyncpg.InsufficientPrivilegeError,
+        asyncpg.InvalidAuthorizationSpecificationError,
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -433,5 +443,19 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             statement_cache_size=settings.db_statement_cache_size,
             reset=_leave_session_alone,
         )
+    except PostgresStore.permission_errors as error:
+        raise _permission_denied(error) from error
     except PostgresStore.unavailable_errors as error:
         raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+
+
+def _permission_denied(error: BaseException) -> DatabaseUnavailable:
+    """Log (ERROR: someone must grant a right) a refusal of the service's login."""
+    logger.error(
+        "the database refused the service's login: %s: %s. The login of DATABASE_URL must be "
+        "a member of reviews_reader, with CONNECT on the database (deploy/postgres-setup.sql "
+        "sets both up); answering 503 meanwhile",
+        type(error).__name__,
+        error,
+    )
+    return DatabaseUnavailable(f"permission denied: {error}")
