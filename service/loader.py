@@ -4,17 +4,23 @@ PostgreSQL: an atomic full replacement
 --------------------------------------
 The live table is never written to. Rows are copied into a staging table, indexed and
 vacuumed there, and only then swapped in, in one short transaction, by the procedures of
-migrations/postgres/0006.loader-procedures.sql (queries/loader/postgres/load.sql drives
-them). So readers see the old data or the new, never a mix and never an empty table; any
-failure before the swap (a bad row, a killed process, a lost connection) leaves the old
-data live and at most a staging table behind, which the next load drops; and loading the
-same file twice leaves one copy, as each load is a replacement.
+migrations/postgres/0006.loader-procedures.sql, 0007 and 0008 (queries/loader/postgres/
+load.sql drives them). So readers see the old data or the new, never a mix and never an
+empty table; any failure before the swap (a bad row, a killed process, a lost connection)
+leaves the old data live and at most a staging table behind, which the next load drops;
+and loading the same file twice leaves one copy, as each load is a replacement. Where the
+load waits for readers (all-visible rows before the swap, the swap's locks), each wait is
+bounded and never stalls their queries for long: service/publishing.py.
 
-One load at a time: a session advisory lock, taken first and released with the
-connection, so a killed loader cannot leave it stuck. The connection is the owner login
-given to the command, with `statement_timeout` off for this session only (building the
-indexes of a large load can outlast an interactive timeout). It needs a real session, so
-it goes to PostgreSQL itself, not through pgbouncer in transaction mode.
+One load at a time: review_admin.load_lock, locked in a transaction of a session that does
+nothing else (so it holds no snapshot that would keep VACUUM from marking the new rows
+all-visible) and released with that session, so a killed loader cannot leave it stuck.
+Only the owner may lock it: a reader cannot hold loads up. Every session is the owner
+login given to the command, with `statement_timeout` and
+`idle_in_transaction_session_timeout` off for it (index builds of a large load, the lock's
+long transaction), and `client_connection_check_interval` on, so the server ends it soon
+after the loader is killed. It needs real sessions, so it goes to PostgreSQL itself, not
+through pgbouncer in transaction mode.
 
 Speed. Rows travel by binary COPY (asyncpg's `copy_records_to_table`), one COPY per batch
 of the source. While PostgreSQL digests one batch, a worker thread reads and checks the
@@ -24,7 +30,7 @@ cost of a load, and it holds the GIL, so a large SQLite source is split into
 each of the others reads and copies it on a connection of its own. Indexes are built once
 after the copy, which is several times faster than maintaining them, and on `SESSIONS`
 connections at once, one index each (migrations/postgres/0007). The extra sessions and
-processes need no lock of their own: they only touch the staging table of the session that
+processes need no lock of their own: they only touch the staging table of the load that
 holds it, between its creation and the swap; and a copying process ends with the loader
 (on Linux even when the loader is killed), so a killed load leaves no session behind.
 
@@ -160,7 +166,9 @@ class RejectsFile:
             raise LoadError(f"cannot write the rejects file {path}: {error.strerror}") from error
 
     def __call__(self, rejected: Rejected) -> None:
-        self._file.write(orjson.dumps(rejected.record()).decode() + "\n")
+        # default=repr: a SQLite index may be a blob or a float, not only a JSON value.
+        line = orjson.dumps(rejected.record(), default=repr)
+        self._file.write(line.decode() + "\n")
         self.count += 1
 
     def part_path(self, number: int) -> Path:
@@ -397,7 +405,7 @@ async def _connect(database_url: str) -> asyncpg.Connection:
 
 async def _close(connection: asyncpg.Connection) -> None:
     """Close, or abort when the server does not answer: either way the session (and its
-    advisory lock) ends. Errors here would only hide the one that matters."""
+    load lock) ends. Errors here would only hide the one that matters."""
     with suppress(OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
         await connection.close(timeout=CLOSE_TIMEOUT_S)
 

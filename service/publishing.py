@@ -69,8 +69,8 @@ def describe_sessions(rows: list[Any]) -> str:
 
 
 def _pause(previous: float | None, first: float, most: float) -> float:
-    pause = first if previous is None else min(previous * 2, most)
-    return pause
+    """The next pause of a doubling back-off from `first` to `most`."""
+    return first if previous is None else min(previous * 2, most)
 
 
 async def wait_until_all_visible(
