@@ -210,6 +210,37 @@ class SQLiteStore(_QueryStore):
         return await getattr(self._queries, query_name)(self._connection, **arguments)
 
 
+# The connection itself is gone or in an unknown state: terminate it, never hand it back to
+# the pool. A session killed while idle in the pool may surface as InternalClientError
+# ("cannot switch to state 12; another operation (2) is in progress", asyncpg issue #1069)
+# before the closed socket is noticed; SQLAlchemy treats it as a disconnect too (#13241).
+BROKEN_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _broken(error: BaseException, connection: Any) -> bool:
+    """True when `connection` must not serve another query after `error`. A timed-out or
+    cancelled query leaves it usable once the cancellation is through (the release waits)."""
+    try:
+        if connection.is_closed():
+            return True
+    except asyncpg.InterfaceError:  # closed, and the pool already took its place back
+        return True
+    return isinstance(error, BROKEN_CONNECTION_ERRORS) and not isinstance(error, TimeoutError)
+
+
+def _terminate(connection: Any) -> None:
+    """Close a broken connection at once; its place in the pool is free again, empty."""
+    with contextlib.suppress(asyncpg.InterfaceError):  # the pool has taken it back already
+        connection.terminate()
+
+
 class PostgresStore(_QueryStore):
     """Production: an asyncpg pool per worker, made lazily so that a database that is down
     at start-up (or later) costs 503s, never the process.
@@ -218,6 +249,10 @@ class PostgresStore(_QueryStore):
     that needs it tries again, at most once per RECONNECT_INTERVAL_S (queries in between fail
     at once rather than pile up behind a connection attempt each). Once made, the pool
     reconnects its own connections: it is never thrown away.
+
+    A connection that broke is terminated, and the query (a read) tried again on another
+    one, up to once per pool connection, so killed sessions cost no answer while the
+    server accepts new ones. Readiness has a connection of its own, outside the pool.
     """
 
     dialect = "postgres"
@@ -230,7 +265,7 @@ class PostgresStore(_QueryStore):
         asyncpg.PostgresConnectionError,
         asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError,
-        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.InternalClientError,
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -243,6 +278,10 @@ class PostgresStore(_QueryStore):
         self._last_failure = ""
         self._releasing: set[asyncio.Task[None]] = set()
         self._statements = asyncpg_statements(self._queries)
+        # Readiness: one connection outside the pool, one probe query at a time.
+        self._probe_connection: asyncpg.Connection | None = None
+        self._probe: asyncio.Future[None] | None = None
+        self._next_probe_connect_at = 0.0
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
@@ -264,6 +303,8 @@ class PostgresStore(_QueryStore):
 
     async def close(self) -> None:
         """Close the pool, waiting for queries still running, then terminating any left."""
+        if self._probe_connection is not None:
+            self._probe_connection.terminate()
         if self._pool is None:
             return
         try:
@@ -275,20 +316,31 @@ class PostgresStore(_QueryStore):
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         statement = self._statements[query_name]
         pool = self._pool or await self._connected_pool()
-        # asyncpg runs an acquire that has a timeout as a task of its own (about 10 µs of
-        # CPU); when a connection is idle there is nothing to wait for, so no timeout then.
-        if pool.get_idle_size():
-            connection = await pool.acquire()
-        else:
-            connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
-        try:
-            result = await statement.run(connection, arguments)
-        except BaseException:
-            # Answer the 503 now; the connection stays counted in the pool until released.
-            self._release_in_background(pool, connection)
-            raise
-        await pool.release(connection)
-        return result
+        for attempt in range(self._settings.db_pool_max + 1):
+            # asyncpg runs an acquire that has a timeout as a task of its own (about 10 µs
+            # of CPU); with a connection idle there is nothing to wait for.
+            if pool.get_idle_size():
+                connection = await pool.acquire()
+            else:
+                connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+            try:
+                result = await statement.run(connection, arguments)
+            except asyncio.CancelledError:
+                self._release_in_background(pool, connection)
+                raise
+            except Exception as error:
+                if not _broken(error, connection):
+                    # Answer now; the connection stays counted until it is released.
+                    self._release_in_background(pool, connection)
+                    raise
+                _terminate(connection)
+                if attempt == self._settings.db_pool_max or isinstance(error, TimeoutError):
+                    raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+                logger.info("a database connection broke (%s); trying another", error)
+                continue
+            await pool.release(connection)
+            return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _release_in_background(self, pool: asyncpg.Pool, connection: Any) -> None:
         # The release waits for the cancellation of a timed-out query: over a dead link,
@@ -297,6 +349,58 @@ class PostgresStore(_QueryStore):
         task = asyncio.get_running_loop().create_task(release)
         self._releasing.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._releasing.discard)
+
+    async def ping(self) -> None:
+        """Readiness: the pool can be made, and PostgreSQL answers a query on a connection of
+        the probe's own (application_name reviews-api-ready), so that a busy pool never
+        delays the answer. Probes arriving together share one query."""
+        await self._connected_pool()
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._observed_probe())
+            self._probe.add_done_callback(self._probe_done)
+        await asyncio.shield(self._probe)
+
+    def _probe_done(self, probe: asyncio.Future[None]) -> None:
+        self._probe = None
+        if not probe.cancelled():
+            probe.exception()  # retrieved here too: every waiter may have gone
+
+    async def _observed_probe(self) -> None:
+        started = time.perf_counter()
+        try:
+            await self._probe_query()
+        finally:
+            self._observer("ping", time.perf_counter() - started)
+
+    async def _probe_query(self) -> None:
+        for attempt in (1, 2):  # a connection killed since the last probe: once more
+            connection = await self._probe_connected()
+            try:
+                await self._statements["ping"].run(connection, {})
+                return
+            except Exception as error:
+                if _broken(error, connection):
+                    _terminate(connection)
+                    self._probe_connection = None
+                    if attempt == 1 and not isinstance(error, TimeoutError):
+                        continue
+                if isinstance(error, self.unavailable_errors):
+                    raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+                raise
+
+    async def _probe_connected(self) -> asyncpg.Connection:
+        if self._probe_connection is not None and not self._probe_connection.is_closed():
+            return self._probe_connection
+        # After a failed attempt, probes fail at once until the next one is due.
+        if time.monotonic() < self._next_probe_connect_at:
+            raise DatabaseUnavailable(f"PostgreSQL is not answering: {self._last_failure}")
+        try:
+            self._probe_connection = await connect(self._settings, "reviews-api-ready")
+        except DatabaseUnavailable as error:
+            self._last_failure = str(error)
+            self._next_probe_connect_at = time.monotonic() + RECONNECT_INTERVAL_S
+            raise
+        return self._probe_connection
 
     async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None:
         """LISTEN on one connection of its own (outside the pool, whose reset is off), and
@@ -408,12 +512,16 @@ async def _leave_session_alone(connection: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(settings: Settings) -> asyncpg.Pool:
-    """The one place a PostgreSQL pool is made (per worker: the server sees
-    WORKERS x DB_POOL_MAX connections)."""
-    server_settings = {"application_name": "reviews-api"}
+def _server_settings(settings: Settings, application_name: str) -> dict[str, str]:
+    server_settings = {"application_name": application_name}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return server_settings
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """The one place a PostgreSQL pool is made (per worker: with its readiness and listening
+    connections, the server sees WORKERS x (DB_POOL_MAX + 2) connections)."""
     try:
         return await asyncpg.create_pool(
             settings.database_url,
@@ -421,9 +529,23 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             max_size=settings.db_pool_max,
             timeout=settings.db_connect_timeout_s,
             command_timeout=settings.db_command_timeout_s,
-            server_settings=server_settings,
+            server_settings=_server_settings(settings, "reviews-api"),
             statement_cache_size=settings.db_statement_cache_size,
             reset=_leave_session_alone,
+        )
+    except PostgresStore.unavailable_errors as error:
+        raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+
+
+async def connect(settings: Settings, application_name: str) -> asyncpg.Connection:
+    """One connection outside the pool (the readiness probe's), configured like the pool's."""
+    try:
+        return await asyncpg.connect(
+            settings.database_url,
+            timeout=settings.db_connect_timeout_s,
+            command_timeout=settings.db_command_timeout_s,
+            server_settings=_server_settings(settings, application_name),
+            statement_cache_size=0,  # one query every few seconds: nothing to keep
         )
     except PostgresStore.unavailable_errors as error:
         raise DatabaseUnavailable(f"PostgreSQL: {error}") from error

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+import oracle
 import psycopg
 import pytest
 from conftest import RunningServer, send_raw, start_server, stop_server, summary_path
@@ -248,6 +250,95 @@ def test_killed_connections_answer_503_at_once_and_the_pool_recovers(
             )
             assert all(r.status_code == 200 for r in burst(client, PRODUCT, 20))
         assert 0 < sampler.peak <= POOL_MAX
+
+
+# 2b. Sessions killed under load -----------------------------------------------------------
+
+# The service's sessions as pg_stat_activity names them: the pool, the readiness probe and
+# the load listener (application_name reviews-api, reviews-api-ready, reviews-api-listener).
+KILL_SESSIONS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    " WHERE usename = %s AND application_name LIKE 'reviews-api%%'"
+)
+KILL_FOR_S = 4.0
+KILL_EVERY_S = 0.05
+CLIENT_THREADS = 8
+
+
+def hammer(
+    server: RunningServer, paths: list[str], stop: threading.Event, offset: int
+) -> list[tuple[str, int, Any, dict[str, str]]]:
+    """GET `paths` round and round until `stop`; returns (path, status, problem) of every
+    answer that is not a 200."""
+    not_ok = []
+    with server.client() as client:
+        position = offset
+        while not stop.is_set():
+            path = paths[position % len(paths)]
+            position += 1
+            response = client.get(path)
+            if response.status_code != 200:
+                problem = (
+                    response.json()
+                    if response.headers.get("content-type") == "application/problem+json"
+                    else response.text
+                )
+                not_ok.append((path, response.status_code, problem, dict(response.headers)))
+    return not_ok
+
+
+def test_sessions_killed_under_load_are_503s_never_500s_and_all_recovers(
+    login: tuple[str, str],
+    serve: Serve,
+    postgres_admin_url: str,
+    reviews: list[Review],
+) -> None:
+    """pg_terminate_backend on every session of the service, every 50 ms, while eight
+    clients ask for summaries and readiness (asyncpg issue #1069: a pooled connection
+    whose backend was killed may fail with InternalClientError, not a connection error)."""
+    role, login_url = login
+    server = serve(login_url, CACHE_ENTRIES="0")  # every request must reach PostgreSQL
+    products = sorted({r.productID for r in reviews})
+    reviewers = sorted({r.reviewerID for r in reviews})
+    paths = [summary_path("products", p) for p in products]
+    paths += [summary_path("reviewers", r) for r in reviewers]
+    paths += ["/health/ready"] * 8
+    stop = threading.Event()
+    kills = rounds = 0
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        clients = [
+            pool.submit(hammer, server, paths, stop, n * len(paths) // CLIENT_THREADS)
+            for n in range(CLIENT_THREADS)
+        ]
+        try:
+            with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+                deadline = time.monotonic() + KILL_FOR_S
+                while time.monotonic() < deadline:
+                    row = admin.execute(KILL_SESSIONS, (role,)).fetchone()
+                    kills += row[0] if row else 0
+                    rounds += 1
+                    time.sleep(KILL_EVERY_S)
+        finally:
+            stop.set()
+        not_ok = [answer for future in clients for answer in future.result()]
+    assert kills >= rounds // 2, (kills, rounds)  # the sessions were there to be killed
+    statuses = {status for _, status, _, _ in not_ok}
+    assert statuses <= {503}, [answer[:3] for answer in not_ok if answer[1] != 503][:5]
+    for _, _, problem, headers in not_ok:
+        assert problem["type"] == "/problems/database-unavailable", problem
+        assert headers["retry-after"].isdigit()
+    # Recovery: ready again, and every summary is the oracle's.
+    with server.client() as client:
+        wait_until(
+            lambda: client.get("/health/ready").status_code == 200, 5, "ready after the kills"
+        )
+        for product in products:
+            answer = client.get(summary_path("products", product))
+            assert answer.json() == oracle.product_summary(reviews, product, None, None)
+        for reviewer in reviewers:
+            answer = client.get(summary_path("reviewers", reviewer))
+            assert answer.json() == oracle.reviewer_summary(reviews, reviewer, None, None)
+    assert "unhandled" not in server.log()
 
 
 # 3. Abusive input -------------------------------------------------------------------------
