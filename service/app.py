@@ -17,6 +17,7 @@ from . import __version__
 from .auth import ApiKeys
 from .caching import cache_policy, entity_tag, matches, not_modified
 from .catalog import ENDPOINTS, Endpoint
+from .connection_queue import Overloaded
 from .cors import preflight_handler
 from .data_version import DataVersion
 from .database import DatabaseUnavailable, ReviewStore, open_store
@@ -25,7 +26,13 @@ from .metrics import Metrics, worker_stopped
 from .observability import AccessLog, RequestIds, configure_logging
 from .openapi import openapi_document
 from .parameters import Period, parse_entity_id, parse_period, parse_query_arguments
-from .problems import DATABASE_UNAVAILABLE, NOT_FOUND, Problem, ProblemErrorHandler
+from .problems import (
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    OVERLOADED,
+    Problem,
+    ProblemErrorHandler,
+)
 from .representations import CSV, choose_media_type, csv_body
 from .response_cache import CachedSummary, ResponseCache
 from .responses import json_response, summary_body
@@ -33,6 +40,7 @@ from .settings import Settings
 
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"
+OVERLOADED_RETRY_AFTER_S = "1"
 METRICS_SAMPLE_INTERVAL_S = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 App: TypeAlias = "Sanic[Any, Any]"
@@ -148,6 +156,8 @@ async def _summary(
             return CachedSummary(None, "", "", not_found_detail=detail)
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
+    except Overloaded as error:
+        raise _overloaded() from error
     body = summary_body(endpoint, entity_id, period, row)
     if media_type == CSV:
         payload, content_type = csv_body(endpoint, body, period), f"{CSV}; charset=utf-8"
@@ -173,6 +183,19 @@ def _query_string(request: Request) -> str:
         return request.query_string
     except UnicodeDecodeError:  # raw non-ASCII bytes in the request line
         return "%FF"  # decodes to invalid UTF-8: parse_query_arguments answers 400
+
+
+def _overloaded() -> Problem:
+    """503 of its own: the database is fine, this worker has more requests than connections
+    and a bounded line for them (DB_QUEUE_MAX, DB_QUEUE_WAIT_MS). Not logged: the access
+    log and reviews_api_db_queue_refused_total count it, and logging would add load."""
+    return Problem(
+        503,
+        "The service is busy: too many requests are waiting for a database connection; "
+        "retry shortly.",
+        problem_type=OVERLOADED,
+        headers={"Retry-After": OVERLOADED_RETRY_AFTER_S},
+    )
 
 
 def _unavailable(error: DatabaseUnavailable) -> Problem:

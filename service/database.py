@@ -23,6 +23,7 @@ import aiosql
 import aiosqlite
 import asyncpg
 
+from .connection_queue import ConnectionQueue, Overloaded
 from .settings import PROJECT_ROOT, Settings
 
 QUERIES_DIR = PROJECT_ROOT / "queries"
@@ -73,11 +74,14 @@ class ReviewStore(Protocol):
 
 @dataclass(frozen=True)
 class PoolStats:
-    """Connections open, running a query, and queries waiting for a connection."""
+    """Connections open, running a query, and queries waiting for a connection; queries
+    refused since start because the line was full or its wait ran out (Overloaded)."""
 
     size: int
     in_use: int
     waiting: int
+    refused_full: int = 0
+    refused_slow: int = 0
 
 
 QueryObserver: TypeAlias = Callable[[str, float], None]
@@ -250,7 +254,8 @@ class PostgresStore(_QueryStore):
     at once rather than pile up behind a connection attempt each). Once made, the pool
     reconnects its own connections: it is never thrown away.
 
-    A connection that broke is terminated, and the query (a read) tried again on another
+    Queries wait for a connection in a bounded line (service/connection_queue.py). A
+    connection that broke is terminated, and the query (a read) tried again on another
     one, up to once per pool connection, so killed sessions cost no answer while the
     server accepts new ones. Readiness has a connection of its own, outside the pool.
     """
@@ -278,10 +283,14 @@ class PostgresStore(_QueryStore):
         self._last_failure = ""
         self._releasing: set[asyncio.Task[None]] = set()
         self._statements = asyncpg_statements(self._queries)
+        self.queue = ConnectionQueue(
+            settings.db_pool_max, settings.db_queue_max, settings.db_queue_wait_ms / 1000
+        )
         # Readiness: one connection outside the pool, one probe query at a time.
         self._probe_connection: asyncpg.Connection | None = None
         self._probe: asyncio.Future[None] | None = None
         self._next_probe_connect_at = 0.0
+        self._last_answer_at = time.monotonic()  # when a pooled query last succeeded
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
@@ -295,11 +304,14 @@ class PostgresStore(_QueryStore):
         return store
 
     def pool_stats(self) -> PoolStats:
-        if self._pool is None:
-            return PoolStats(size=0, in_use=0, waiting=self._in_flight)
-        size = self._pool.get_size()
-        in_use = size - self._pool.get_idle_size()
-        return PoolStats(size=size, in_use=in_use, waiting=max(self._in_flight - in_use, 0))
+        size = 0 if self._pool is None else self._pool.get_size()
+        return PoolStats(
+            size=size,
+            in_use=self.queue.in_use,
+            waiting=self.queue.waiting,
+            refused_full=self.queue.refused_full,
+            refused_slow=self.queue.refused_slow,
+        )
 
     async def close(self) -> None:
         """Close the pool, waiting for queries still running, then terminating any left."""
@@ -316,13 +328,21 @@ class PostgresStore(_QueryStore):
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         statement = self._statements[query_name]
         pool = self._pool or await self._connected_pool()
+        if not self.queue.try_acquire():
+            await self._wait_in_line()
+        # The slot is released with the connection: at most DB_POOL_MAX are ever taken,
+        # so the pool's acquire below only ever waits for a new connection to open.
         for attempt in range(self._settings.db_pool_max + 1):
-            # asyncpg runs an acquire that has a timeout as a task of its own (about 10 µs
-            # of CPU); with a connection idle there is nothing to wait for.
-            if pool.get_idle_size():
-                connection = await pool.acquire()
-            else:
-                connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+            try:
+                # asyncpg runs an acquire that has a timeout as a task of its own (about
+                # 10 µs of CPU); with a connection idle there is nothing to wait for.
+                if pool.get_idle_size():
+                    connection = await pool.acquire()
+                else:
+                    connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+            except BaseException:
+                self.queue.release()
+                raise
             try:
                 result = await statement.run(connection, arguments)
             except asyncio.CancelledError:
@@ -335,25 +355,50 @@ class PostgresStore(_QueryStore):
                     raise
                 _terminate(connection)
                 if attempt == self._settings.db_pool_max or isinstance(error, TimeoutError):
+                    self.queue.release()
                     raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
                 logger.info("a database connection broke (%s); trying another", error)
                 continue
-            await pool.release(connection)
+            self._last_answer_at = time.monotonic()
+            try:
+                await pool.release(connection)
+            finally:
+                self.queue.release()
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    async def _wait_in_line(self) -> None:
+        """Every connection is busy: wait for one, or be refused."""
+        try:
+            await self.queue.acquire()
+        except Overloaded:
+            # A full or slow line while queries still finish is load; while none has for
+            # as long as a request may wait, the database is not answering (a dead link).
+            silent_s = time.monotonic() - self._last_answer_at
+            if silent_s > self.queue.max_wait_s:
+                raise DatabaseUnavailable(
+                    f"every connection is busy and no query has finished for {silent_s:.1f} s"
+                ) from None
+            raise
+
     def _release_in_background(self, pool: asyncpg.Pool, connection: Any) -> None:
         # The release waits for the cancellation of a timed-out query: over a dead link,
-        # up to this timeout more.
+        # up to this timeout more. The query's slot in the line is held until then.
         release = pool.release(connection, timeout=self._settings.db_connect_timeout_s)
         task = asyncio.get_running_loop().create_task(release)
         self._releasing.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._releasing.discard)
+        task.add_done_callback(self._released_in_background)
+
+    def _released_in_background(self, task: asyncio.Task[None]) -> None:
+        self._releasing.discard(task)
+        self.queue.release()
+        if not task.cancelled():
+            task.exception()  # a failed release terminated the connection: nothing to add
 
     async def ping(self) -> None:
         """Readiness: the pool can be made, and PostgreSQL answers a query on a connection of
-        the probe's own (application_name reviews-api-ready), so that a busy pool never
-        delays the answer. Probes arriving together share one query."""
+        the probe's own (application_name reviews-api-ready), so that a busy pool and its
+        line never delay the answer. Probes arriving together share one query."""
         await self._connected_pool()
         if self._probe is None:
             self._probe = asyncio.ensure_future(self._observed_probe())

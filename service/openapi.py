@@ -59,7 +59,9 @@ ERROR_EXAMPLES = {
         },
     ),
     "503": (
-        "The database did not answer; retry after the Retry-After delay.",
+        "The database did not answer (type /problems/database-unavailable), or the service "
+        "is busy: too many requests wait for a database connection (type "
+        "/problems/overloaded); retry after the Retry-After delay.",
         {
             "type": "/problems/database-unavailable",
             "title": "Service Unavailable",

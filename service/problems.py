@@ -28,6 +28,7 @@ CLIENT_CLOSED_REQUEST = 499
 INVALID_PARAMETER = "/problems/invalid-parameter"
 NOT_FOUND = "/problems/not-found"
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
+OVERLOADED = "/problems/overloaded"
 INTERNAL_ERROR = "/problems/internal-error"
 
 

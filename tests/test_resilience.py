@@ -32,6 +32,7 @@ from postgres_server import (
 )
 from review_rows import Review
 from tcp_proxy import proxy_to, through
+from test_observability import metric_value
 from test_postgres_timeouts import reviews_locked
 
 from service.settings import sqlite_path_from_url
@@ -339,6 +340,104 @@ def test_sessions_killed_under_load_are_503s_never_500s_and_all_recovers(
             answer = client.get(summary_path("reviewers", reviewer))
             assert answer.json() == oracle.reviewer_summary(reviews, reviewer, None, None)
     assert "unhandled" not in server.log()
+
+
+# 2c. More requests than connections -------------------------------------------------------
+
+
+def assert_overloaded(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/overloaded"
+    assert response.headers["retry-after"].isdigit()
+
+
+def waiting_for_a_connection(client: httpx.Client) -> float:
+    """reviews_api_db_pool_waiting: requests in line for a connection (sampled each second)."""
+    return metric_value(client.get("/metrics").text, "reviews_api_db_pool_waiting")
+
+
+def test_a_full_line_is_answered_overloaded_at_once_and_readiness_does_not_queue(
+    login: tuple[str, str], serve: Serve, postgres_admin_url: str, api_database: ThrowawayDatabase
+) -> None:
+    """Two connections held by queries waiting for a lock, two requests in line (the most
+    DB_QUEUE_MAX allows): the next request is refused at once as overloaded, not as a
+    database outage, while /health/ready answers 200 at once on its own connection."""
+    role, login_url = login
+    server = serve(
+        login_url,
+        CACHE_ENTRIES="0",
+        DB_POOL_MAX="2",
+        DB_QUEUE_MAX="2",
+        DB_QUEUE_WAIT_MS="60000",
+        DB_STATEMENT_TIMEOUT_MS="0",
+        DB_COMMAND_TIMEOUT_S="30",
+    )
+    with server.client() as client:
+        assert client.get(PRODUCT).status_code == 200
+        # The pool outside the lock: its exit waits for the requests the lock holds up.
+        with ThreadPoolExecutor(4) as pool, reviews_locked(api_database.owner_url):
+            in_flight = [pool.submit(client.get, PRODUCT) for _ in range(4)]
+            wait_until(
+                lambda: sessions_waiting_for_a_lock(postgres_admin_url, role) == 2,
+                5,
+                "two queries wait for the lock",
+            )
+            wait_until(lambda: waiting_for_a_connection(client) == 2, 5, "two requests in line")
+            refused, refused_s = timed_get(client, PRODUCT)
+            ready, ready_s = timed_get(client, "/health/ready")
+            exposition = client.get("/metrics").text
+        assert_overloaded(refused)
+        assert refused_s < 0.5
+        assert ready.status_code == 200, ready.text
+        assert ready_s < 0.5
+        # The lock is gone: those held up and those in line are all answered.
+        assert [future.result().status_code for future in in_flight] == [200] * 4
+    wait_until(
+        lambda: (
+            metric_value(
+                client_metrics(server), "reviews_api_db_queue_refused_total", reason="full"
+            )
+            == 1
+        ),
+        5,
+        "the refusal counted",
+    )
+    assert metric_value(exposition, "reviews_api_requests_total", status="503") == 1
+
+
+def client_metrics(server: RunningServer) -> str:
+    with server.client() as client:
+        return client.get("/metrics").text
+
+
+def test_waiting_longer_than_the_limit_behind_stuck_queries_is_a_database_outage(
+    login: tuple[str, str], serve: Serve, postgres_admin_url: str, api_database: ThrowawayDatabase
+) -> None:
+    """A request waits at most DB_QUEUE_WAIT_MS for a connection. When no query has finished
+    for that long either, the database is not answering: database-unavailable, not load."""
+    role, login_url = login
+    server = serve(
+        login_url,
+        CACHE_ENTRIES="0",
+        DB_POOL_MAX="1",
+        DB_QUEUE_WAIT_MS="300",
+        DB_STATEMENT_TIMEOUT_MS="0",
+        DB_COMMAND_TIMEOUT_S="30",
+    )
+    with server.client() as client:
+        assert client.get(PRODUCT).status_code == 200
+        with ThreadPoolExecutor(1) as pool, reviews_locked(api_database.owner_url):
+            held = pool.submit(client.get, PRODUCT)
+            wait_until(
+                lambda: sessions_waiting_for_a_lock(postgres_admin_url, role) == 1,
+                5,
+                "the query waits for the lock",
+            )
+            waited, waited_s = timed_get(client, PRODUCT)
+        assert_unavailable(waited)
+        assert 0.3 <= waited_s < 0.3 + 1
+        assert held.result().status_code == 200
 
 
 # 3. Abusive input -------------------------------------------------------------------------
