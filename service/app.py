@@ -20,7 +20,7 @@ from .catalog import ENDPOINTS, Endpoint
 from .connection_queue import Overloaded
 from .cors import preflight_handler
 from .data_version import DataVersion
-from .database import DatabaseUnavailable, ReviewStore, open_store
+from .database import DatabaseUnavailable, ReviewStore, UnrepresentableRow, open_store
 from .lifecycle import Handler, finish_response, instrumented
 from .metrics import Metrics, worker_stopped
 from .observability import AccessLog, RequestIds, configure_logging
@@ -30,6 +30,7 @@ from .problems import (
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     OVERLOADED,
+    UNREPRESENTABLE_DATA,
     Problem,
     ProblemErrorHandler,
 )
@@ -41,6 +42,8 @@ from .settings import Settings
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"
 OVERLOADED_RETRY_AFTER_S = "1"
+# Ids whose stored rows could not be represented, logged once per worker; forgotten when full.
+MAX_REMEMBERED_UNREPRESENTABLE = 10_000
 METRICS_SAMPLE_INTERVAL_S = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 App: TypeAlias = "Sanic[Any, Any]"
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> App:
         settings.cache_entries, settings.cache_max_mb * 1024 * 1024
     )
     app.ctx.summary_headers = _summary_headers(settings)
+    app.ctx.unrepresentable_logged = set()
 
     @app.before_server_start
     async def open_database(app: App) -> None:
@@ -158,6 +162,14 @@ async def _summary(
         raise _unavailable(error) from error
     except Overloaded as error:
         raise _overloaded() from error
+    except UnrepresentableRow as error:
+        _log_unrepresentable(app, endpoint, entity_id, error)
+        raise Problem(
+            502,
+            f"the stored reviews of {endpoint.id_parameter} {entity_id!r} hold a value this "
+            "service cannot represent; retrying will not help until the data is corrected",
+            problem_type=UNREPRESENTABLE_DATA,
+        ) from error
     body = summary_body(endpoint, entity_id, period, row)
     if media_type == CSV:
         payload, content_type = csv_body(endpoint, body, period), f"{CSV}; charset=utf-8"
@@ -195,6 +207,25 @@ def _overloaded() -> Problem:
         "retry shortly.",
         problem_type=OVERLOADED,
         headers={"Retry-After": OVERLOADED_RETRY_AFTER_S},
+    )
+
+
+def _log_unrepresentable(
+    app: App, endpoint: Endpoint, entity_id: str, error: UnrepresentableRow
+) -> None:
+    """Once per id and worker: the id (from the path, the only client value in this line)
+    and what could not be represented, for whoever corrects the data."""
+    logged: set[tuple[str, str]] = app.ctx.unrepresentable_logged
+    if (endpoint.name, entity_id) in logged:
+        return
+    if len(logged) >= MAX_REMEMBERED_UNREPRESENTABLE:
+        logged.clear()
+    logged.add((endpoint.name, entity_id))
+    logging.getLogger("reviews_api.database").error(
+        "stored data the service cannot represent: %s %r: %s",
+        endpoint.id_parameter,
+        entity_id,
+        error,
     )
 
 

@@ -4,6 +4,9 @@ A store runs the named queries of one dialect (queries/sqlite or queries/postgre
 hands back plain dicts. Routes never see a connection, a cursor or SQL. The two stores
 differ only in how they connect, how a date is passed, and which driver errors mean "the
 database cannot answer now" (a 503) rather than a bug.
+
+Whatever is stored, a row the service cannot represent (a review date past 9999, which
+PostgreSQL holds and Python's date cannot) is `UnrepresentableRow`, never a crash.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseMissing(DatabaseUnavailable):
     """The configured SQLite file does not exist; never create an empty one silently."""
+
+
+class UnrepresentableRow(Exception):
+    """The database holds a value the service cannot represent (a date outside the years
+    1 to 9999): the same answer on every retry, so no 503; the message names the value."""
 
 
 class ReviewStore(Protocol):
@@ -210,8 +218,40 @@ class SQLiteStore(_QueryStore):
         # SQLite has no date type: the queries take ISO text and convert with unixepoch().
         return value.isoformat() if value else None
 
+    async def summary(
+        self,
+        query_name: str,
+        *,
+        id_argument: str,
+        entity_id: str,
+        date_from: date | None,
+        date_to: date | None,
+    ) -> dict[str, Any]:
+        row = await super().summary(
+            query_name,
+            id_argument=id_argument,
+            entity_id=entity_id,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        if row["review_count"]:
+            _check_dates(row["first_review_date"], row["last_review_date"])
+        return row
+
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         return await getattr(self._queries, query_name)(self._connection, **arguments)
+
+
+def _check_dates(*days: str | None) -> None:
+    """SQLite's date() gives NULL past 9999-12-31 and text like '0000-01-01' or '-1199-02-15'
+    before year 1: where PostgreSQL's driver fails to decode such a date, fail alike."""
+    for day in days:
+        try:
+            date.fromisoformat(day or "")
+        except ValueError:
+            raise UnrepresentableRow(
+                f"a review date outside 0001-01-01..9999-12-31 (SQLite gives {day!r})"
+            ) from None
 
 
 # The connection itself is gone or in an unknown state: terminate it, never hand it back to
@@ -352,6 +392,8 @@ class PostgresStore(_QueryStore):
                 if not _broken(error, connection):
                     # Answer now; the connection stays counted until it is released.
                     self._release_in_background(pool, connection)
+                    if isinstance(error, (ValueError, OverflowError)):  # decoding a value
+                        raise UnrepresentableRow(f"{type(error).__name__}: {error}") from error
                     raise
                 _terminate(connection)
                 if attempt == self._settings.db_pool_max or isinstance(error, TimeoutError):

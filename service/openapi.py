@@ -58,6 +58,17 @@ ERROR_EXAMPLES = {
             "detail": "no reviews at all for product_id 'B000000000'",
         },
     ),
+    "502": (
+        "The stored reviews of this id hold a value the service cannot represent (a review "
+        "date outside the years 1 to 9999); retrying will not help until the data is fixed.",
+        {
+            "type": "/problems/unrepresentable-data",
+            "title": "Bad Gateway",
+            "status": 502,
+            "detail": "the stored reviews of product_id 'B000000000' hold a value this service "
+            "cannot represent; retrying will not help until the data is corrected",
+        },
+    ),
     "503": (
         "The database did not answer (type /problems/database-unavailable), or the service "
         "is busy: too many requests wait for a database connection (type "
@@ -214,7 +225,7 @@ def _summary_operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]
 
 
 def _error_responses(*, auth: bool) -> dict[str, Any]:
-    statuses = ["400", "401", "404", "503"] if auth else ["400", "404", "503"]
+    statuses = ["400", "401", "404", "502", "503"] if auth else ["400", "404", "502", "503"]
     return {status: _problem_response(status) for status in statuses}
 
 

@@ -29,6 +29,7 @@ INVALID_PARAMETER = "/problems/invalid-parameter"
 NOT_FOUND = "/problems/not-found"
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
 OVERLOADED = "/problems/overloaded"
+UNREPRESENTABLE_DATA = "/problems/unrepresentable-data"
 INTERNAL_ERROR = "/problems/internal-error"
 
 
