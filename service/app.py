@@ -109,14 +109,20 @@ def _add_route(app: App, handler: Handler, path: str, name: str, method: str = "
     app.add_route(instrumented(handler), path, methods=[method], name=name)
 
 
+def _authorize(request: Request) -> None:
+    """With API keys on, a valid key or a Problem; the key id goes to the access log."""
+    api_keys: ApiKeys = request.app.ctx.api_keys
+    if api_keys.enabled:
+        request.ctx.key_id = api_keys.key_id(request.headers.getall("authorization", []))
+
+
 def _summary_handler(endpoint: Endpoint) -> Handler:
     """The GET handler of one catalog entry: authorise, validate, then answer from the
     response cache or the database."""
 
     async def handler(request: Request, **path: str) -> HTTPResponse:
         app = request.app
-        if app.ctx.api_keys.enabled:
-            request.ctx.key_id = app.ctx.api_keys.key_id(request.headers.get("authorization"))
+        _authorize(request)
         entity_id = parse_entity_id(endpoint, path[endpoint.id_parameter])
         arguments = parse_query_arguments(endpoint, _query_string(request))
         period = parse_period(arguments)
