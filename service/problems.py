@@ -17,6 +17,8 @@ from sanic import HTTPResponse, Request
 from sanic.exceptions import RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 
+from .observability import REQUEST_ID_HEADER, route_template
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("reviews_api.errors")
 
@@ -125,9 +127,18 @@ class ProblemErrorHandler(ErrorHandler):
             logger.info("the client closed the connection before the response was sent")
             return problem_response(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
         # A bug or an unexpected failure: log it with its traceback, tell the client nothing
-        # about the internals.
-        self.log(request, exception)
-        logger.error("unhandled %s", type(exception).__name__, exc_info=exception)
+        # about the internals. Not Sanic's ErrorHandler.log: it prints the URL, query string
+        # (which may hold a key) included; the route template says where it happened.
+        request_id = request.app.ctx.request_ids.take(request.headers.get(REQUEST_ID_HEADER))
+        request.ctx.request_id = request_id  # the access line will carry the same id
+        logger.error(
+            "unhandled %s in %s %s",
+            type(exception).__name__,
+            request.method,
+            route_template(request),
+            exc_info=exception,
+            extra={"request_id": request_id},
+        )
         status = exception.status_code if isinstance(exception, SanicException) else 500
         return problem_response(
             status,
