@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from sanic import HTTPResponse, Request
-from sanic.exceptions import RequestCancelled, SanicException
+from sanic.exceptions import BadRequest, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 
 from .observability import REQUEST_ID_HEADER, route_template
@@ -79,6 +79,19 @@ def problem_response(
     )
 
 
+def _client_error_detail(exception: SanicException) -> str:
+    """Sanic turns any exception in its request-head parser into a bare "Bad Request"; the
+    service's own head checks (service/http_framing.py) say what was wrong."""
+    cause = exception.__context__
+    if isinstance(exception, BadRequest) and isinstance(cause, MalformedRequest):
+        return str(cause)
+    return str(exception) or _reason_phrase(exception.status_code)
+
+
+class MalformedRequest(Exception):
+    """A request head that RFC 9112 says to refuse with a 400 (raised before routing)."""
+
+
 def _reason_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -118,7 +131,7 @@ class ProblemErrorHandler(ErrorHandler):
             # Sanic's own client errors: unknown route, method, oversized body or header.
             return problem_response(
                 exception.status_code,
-                str(exception) or _reason_phrase(exception.status_code),
+                _client_error_detail(exception),
                 headers=dict(exception.headers or {}),
             )
         if isinstance(exception, RequestCancelled):
