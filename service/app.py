@@ -139,8 +139,10 @@ def create_app(settings: Settings | None = None) -> App:
 
 
 def _add_route(app: App, handler: Handler, path: str, name: str, method: str = "GET") -> None:
-    """Every route goes through here: each request is timed, logged and counted."""
-    app.add_route(instrumented(handler), path, methods=[method], name=name)
+    """Every route goes through here: each request is timed, logged and counted. A GET
+    route answers HEAD too (RFC 9110 9.3.2: Sanic sends its headers without the body)."""
+    methods = [method, "HEAD"] if method == "GET" else [method]
+    app.add_route(instrumented(handler), path, methods=methods, name=name)
 
 
 def _authorize(request: Request) -> None:
@@ -325,6 +327,8 @@ async def docs(request: Request) -> HTTPResponse:
 
 
 async def metrics(request: Request) -> HTTPResponse:
+    """Protected like the data when API keys are on (see the README's Monitoring)."""
+    _authorize(request)
     body, content_type = request.app.ctx.metrics.exposition()
     return HTTPResponse(body, content_type=content_type)
 

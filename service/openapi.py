@@ -104,7 +104,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     paths: dict[str, Any] = {
         endpoint.path: {"get": _summary_operation(endpoint, settings)} for endpoint in ENDPOINTS
     }
-    paths.update(_service_paths())
+    paths.update(_service_paths(settings))
     components: dict[str, Any] = {
         "schemas": {
             "Problem": PROBLEM_SCHEMA,
@@ -120,6 +120,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
+        # Relative: resolved against wherever this document was fetched from.
+        "servers": [{"url": "/", "description": "This service, where the document was read."}],
         "info": {
             "title": "reviews-api",
             "version": __version__,
@@ -242,22 +244,38 @@ def _problem_response(status: str) -> dict[str, Any]:
     }
 
 
-def _service_paths() -> dict[str, Any]:
-    def simple(summary: str, schema: dict[str, Any], *errors: str) -> dict[str, Any]:
+def _service_paths(settings: Settings) -> dict[str, Any]:
+    def simple(
+        operation_id: str,
+        summary: str,
+        schema: dict[str, Any],
+        *errors: str,
+        media_type: str = "application/json",
+    ) -> dict[str, Any]:
         responses: dict[str, Any] = {
-            "200": {"description": summary, "content": {"application/json": {"schema": schema}}}
+            "200": {"description": summary, "content": {media_type: {"schema": schema}}}
         }
         responses.update({status: _problem_response(status) for status in errors})
-        return {"get": {"summary": summary, "responses": responses}}
+        return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
     status = {
         "type": "object",
         "properties": {"status": {"type": "string"}},
         "required": ["status"],
     }
+    metrics = simple(
+        "metrics",
+        "Prometheus metrics, summed over all workers (needs a key when API keys are on).",
+        {"type": "string"},
+        *(["401"] if settings.auth_enabled else []),
+        media_type="text/plain",
+    )
+    if settings.auth_enabled:
+        metrics["get"]["security"] = [{"apiKey": []}]
     return {
-        "/": simple("The service's name, version and routes.", {"type": "object"}),
-        "/health/live": simple("The process is up.", status),
-        "/health/ready": simple("The database answers a query.", status, "503"),
-        "/openapi.json": simple("This document.", {"type": "object"}),
+        "/": simple("service_index", "The service's name, version and routes.", {"type": "object"}),
+        "/health/live": simple("liveness", "The process is up.", status),
+        "/health/ready": simple("readiness", "The database answers a query.", status, "503"),
+        "/openapi.json": simple("openapi_document", "This document.", {"type": "object"}),
+        "/metrics": metrics,
     }

@@ -81,6 +81,16 @@ def test_two_authorization_headers_are_a_400(keyed_server: RunningServer) -> Non
     assert "more than one Authorization header" in str(problem["detail"])
 
 
+def test_metrics_need_a_key_when_keys_are_on(keyed_server: RunningServer) -> None:
+    with keyed_server.client() as client:
+        refused = client.get("/metrics")
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert allowed.status_code == 200
+    assert "reviews_api_requests_total" in allowed.text
+
+
 def test_a_valid_key_gets_a_private_answer(keyed_server: RunningServer) -> None:
     with keyed_server.client() as client:
         response = client.get(DATA, headers={"Authorization": f"Bearer {KEY}"})

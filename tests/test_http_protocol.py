@@ -1,5 +1,6 @@
 """The HTTP layer itself, probed with raw bytes: request heads RFC 9112 says to refuse are a
-400 before routing, with nothing smuggled after them."""
+400 before routing, with nothing smuggled after them; HEAD answers every GET route with the
+GET's headers and no body (RFC 9110 9.3.2)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 
 import pytest
 from conftest import RunningServer, send_raw
+
+from service.catalog import ENDPOINTS
 
 # A request hidden in the body: a server that frames the first request by Content-Length
 # when a proxy honoured its Transfer-Encoding (or the reverse) would answer it too.
@@ -96,3 +99,58 @@ def test_well_formed_heads_are_served(server: RunningServer, raw: bytes) -> None
     )
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert responses_in(answer) == 1
+
+
+# HEAD ------------------------------------------------------------------------------------
+
+PRODUCT = "/v1/products/ENDS/reviews/summary"
+GET_TARGETS = [
+    "/",
+    "/health/live",
+    "/health/ready",
+    "/openapi.json",
+    "/docs",
+    "/docs/assets/swagger-ui.css",
+    "/metrics",
+    *(
+        endpoint.path.replace("{product_id}", "ENDS").replace("{reviewer_id}", "TIE")
+        for endpoint in ENDPOINTS
+    ),
+    f"{PRODUCT}?format=csv",
+    f"{PRODUCT}?from=2015-02-30",  # 400
+    "/v1/products/NO-SUCH-PRODUCT/reviews/summary",  # 404
+    "/docs/assets/nothing.js",  # 404
+    "/nowhere",  # 404 from Sanic's router
+]
+# Headers that differ between any two answers.
+PER_RESPONSE = {"date", "x-request-id"}
+
+
+def answer_to(server: RunningServer, method: str, target: str) -> tuple[str, dict[str, str], bytes]:
+    raw = f"{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+    head, _, body = send_raw(server.base_url, raw).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    return status_line, headers, body
+
+
+@pytest.mark.parametrize("target", GET_TARGETS)
+def test_head_is_the_get_without_its_body(server: RunningServer, target: str) -> None:
+    get_status, get_headers, get_body = answer_to(server, "GET", target)
+    head_status, head_headers, head_body = answer_to(server, "HEAD", target)
+    assert head_status == get_status
+    assert head_body == b"", "a HEAD answer has no body"
+    if target == "/metrics":  # the counters move between the two requests
+        assert head_headers["content-type"] == get_headers["content-type"]
+        return
+    assert int(head_headers["content-length"]) == len(get_body)
+    for name in set(get_headers) | set(head_headers):
+        if name not in PER_RESPONSE:
+            assert head_headers.get(name) == get_headers.get(name), name
+
+
+def test_other_methods_are_still_405(server: RunningServer) -> None:
+    status, headers, body = answer_to(server, "DELETE", PRODUCT)
+    assert status.startswith("HTTP/1.1 405 ")
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == 405
