@@ -414,10 +414,12 @@ class PostgresStore(_QueryStore):
         try:
             await self.queue.acquire()
         except Overloaded:
-            # A full or slow line while queries still finish is load; while none has for
-            # as long as a request may wait, the database is not answering (a dead link).
+            # A full or slow line while queries still finish is load. While none has for
+            # longer than a query may take (DB_COMMAND_TIMEOUT_S, the limit for a dead
+            # link), the database is not answering. (Not the line's own wait: under a
+            # flood the event loop alone can delay every completion by a second.)
             silent_s = time.monotonic() - self._last_answer_at
-            if silent_s > self.queue.max_wait_s:
+            if silent_s > self._settings.db_command_timeout_s:
                 raise DatabaseUnavailable(
                     f"every connection is busy and no query has finished for {silent_s:.1f} s"
                 ) from None

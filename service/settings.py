@@ -90,15 +90,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "DB_QUEUE_MAX",
-        "128",
+        "1024",
         "PostgreSQL: most requests each worker lets wait for a connection when all are busy; "
         "more are answered 503 overloaded at once (0: never wait).",
     ),
     SettingSpec(
         "DB_QUEUE_WAIT_MS",
-        "1000",
+        "2000",
         "PostgreSQL: longest a request waits for a connection before it is answered 503 "
-        "overloaded.",
+        "overloaded (database-unavailable when no query has finished for "
+        "DB_COMMAND_TIMEOUT_S either).",
     ),
     SettingSpec(
         "DB_STATEMENT_TIMEOUT_MS",
@@ -153,8 +154,8 @@ class Settings:
     graceful_shutdown_s: float = 15.0
     db_pool_min: int = 1
     db_pool_max: int = 4
-    db_queue_max: int = 128
-    db_queue_wait_ms: int = 1000
+    db_queue_max: int = 1024
+    db_queue_wait_ms: int = 2000
     db_statement_timeout_ms: int = 2000
     db_connect_timeout_s: float = 5.0
     db_command_timeout_s: float = 5.0
