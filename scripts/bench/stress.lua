@@ -20,6 +20,17 @@ local function now_us()
    return tonumber(now_ts.tv_sec) * 1000000 + tonumber(now_ts.tv_nsec) / 1000
 end
 
+-- STRESS_POLITE=1: each connection waits out a 503's Retry-After before its next request,
+-- as the README asks of clients (wrk calls delay() right after response(), for the same
+-- connection). Defined only then: wrk routes every request through a timer once it exists.
+if os.getenv("STRESS_POLITE") == "1" then
+   function delay()
+      local pause = pause_ms
+      pause_ms = 0
+      return pause
+   end
+end
+
 local threads = {}
 
 function setup(thread)
@@ -40,6 +51,7 @@ function init(args)
    sent = {}       -- request id -> send time (µs)
    histogram = {}  -- "kind|bucket" -> count
    unmatched = 0   -- answers without a known request id
+   pause_ms = 0    -- the Retry-After of the answer just read (polite clients only)
 end
 
 function request()
@@ -61,6 +73,9 @@ local function kind_of(status, body)
 end
 
 function response(status, headers, body)
+   if status == 503 then
+      pause_ms = 1000 * (tonumber(headers["Retry-After"] or headers["retry-after"]) or 0)
+   end
    local request_id = headers["X-Request-ID"] or headers["x-request-id"]
    local started = request_id and sent[request_id]
    if started == nil then

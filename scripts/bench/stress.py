@@ -6,7 +6,11 @@ with the latency of each kind, which wrk alone cannot (scripts/bench/stress.lua)
     .venv/bin/python scripts/bench/stress.py kill --database-url postgresql://reader@.../db \\
         --admin-url postgresql://postgres@.../db [--connections 4 32] [--duration 20]
     .venv/bin/python scripts/bench/stress.py overload --database-url ... --admin-url ... \\
-        [--connections 512 2000] [--duration 20]
+        [--connections 512 2000] [--duration 20] [--polite] [--rounds 3] \\
+        [--compare-with /other/checkout/.venv/bin/reviews-api]
+
+With --compare-with, both servers run in turn in every round (the first alternating) and
+a table of medians ends the output.
 
 `kill` runs `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name
 = 'reviews-api'` (and the service's login) every --kill-every seconds during each wrk run;
@@ -29,6 +33,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,7 +85,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(arguments: argparse.Namespace, log_path: Path) -> Iterator[int]:
+def running_server(
+    arguments: argparse.Namespace, reviews_api: str, log_path: Path
+) -> Iterator[int]:
     """`reviews-api serve` on a free loopback port, stopped by process group on exit."""
     port = free_port()
     env = {
@@ -96,7 +103,7 @@ def running_server(arguments: argparse.Namespace, log_path: Path) -> Iterator[in
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [arguments.reviews_api, "serve"],
+            [reviews_api, "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -157,7 +164,9 @@ class Poller(threading.Thread):
         return self.results
 
 
-def run_wrk(port: int, connections: int, duration_s: float, paths_file: Path) -> dict:
+def run_wrk(
+    port: int, connections: int, duration_s: float, paths_file: Path, *, polite: bool
+) -> dict:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -179,6 +188,7 @@ def run_wrk(port: int, connections: int, duration_s: float, paths_file: Path) ->
         text=True,
         timeout=duration_s + 60,
         check=True,
+        env={**os.environ, "STRESS_POLITE": "1" if polite else "0"},
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
     return dict(json.loads(line))
@@ -191,10 +201,12 @@ def kill_sessions(admin_url: str, role: str | None) -> int:
     return int(row[0]) if row else 0
 
 
-def one_run(arguments: argparse.Namespace, connections: int, paths_file: Path) -> dict:
+def one_run(
+    arguments: argparse.Namespace, reviews_api: str, connections: int, paths_file: Path
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="stress-") as directory:
         log_path = Path(directory) / "server.log"
-        with running_server(arguments, log_path) as port:
+        with running_server(arguments, reviews_api, log_path) as port:
             role = urlsplit(arguments.database_url).username
             ready = Poller(lambda: readiness(port), READINESS_EVERY_S)
             killer = None
@@ -205,7 +217,9 @@ def one_run(arguments: argparse.Namespace, connections: int, paths_file: Path) -
                 killer.start()
             ready.start()
             try:
-                figures = run_wrk(port, connections, arguments.duration, paths_file)
+                figures = run_wrk(
+                    port, connections, arguments.duration, paths_file, polite=arguments.polite
+                )
             finally:
                 probes = ready.stop()
                 kills = killer.stop() if killer else []
@@ -240,15 +254,60 @@ def summary_line(connections: int, figures: dict) -> str:
     )
 
 
+def row(figures: dict) -> dict[str, float]:
+    """The figures docs/benchmarks.md reports, from one run."""
+    kinds = figures["kinds"]
+    total = sum(kind["count"] for kind in kinds.values())
+    ok = kinds.get("200", {})
+    readiness = figures["readiness"]["statuses"]
+    return {
+        "answers/s": total / (figures["duration_us"] / 1e6),
+        "200/s": ok.get("count", 0) / (figures["duration_us"] / 1e6),
+        "shed %": 100 * kinds.get("503 overloaded", {}).get("count", 0) / max(total, 1),
+        "unavailable": kinds.get("503 unavailable", {}).get("count", 0),
+        "500": kinds.get("500", {}).get("count", 0),
+        "200s p50 ms": ok.get("p50_us", 0) / 1000,
+        "200s p99 ms": ok.get("p99_us", 0) / 1000,
+        "wrk timeouts": figures["socket_errors"]["timeout"],
+        "ready not 200": sum(n for status, n in readiness.items() if str(status) != "200"),
+        "ready max ms": figures["readiness"]["max_ms"],
+    }
+
+
+def median_table(results: dict[tuple[str, int], list[dict[str, float]]]) -> str:
+    """A markdown table of the medians over the rounds, one line per server and -c."""
+    columns = list(next(iter(results.values()))[0])
+    lines = [
+        "| server | -c | " + " | ".join(columns) + " |",
+        "|---|---:|" + "---:|" * len(columns),
+    ]
+    for (server, connections), rows in results.items():
+        medians = [statistics.median(r[column] for r in rows) for column in columns]
+        cells = [f"{value:,.0f}" if value >= 100 else f"{value:.1f}" for value in medians]
+        lines.append(f"| {server} | {connections} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=("kill", "overload"))
     parser.add_argument("--database-url", required=True, help="the service's (reader) login")
     parser.add_argument("--admin-url", required=True, help="an admin login, same database")
     parser.add_argument("--reviews-api", default=str(ROOT / ".venv" / "bin" / "reviews-api"))
+    parser.add_argument(
+        "--compare-with",
+        metavar="REVIEWS_API",
+        help="another checkout's reviews-api, run in turn with this one in every round",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="medians over this many rounds")
     parser.add_argument("--connections", type=int, nargs="+")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--kill-every", type=float, default=0.2)
+    parser.add_argument(
+        "--polite",
+        action="store_true",
+        help="clients wait out a 503's Retry-After before their next request",
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     parser.add_argument("--seed", type=int, default=20180928)
     arguments = parser.parse_args()
@@ -261,10 +320,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stress-paths-") as directory:
         paths_file = Path(directory) / "paths.txt"
         paths_file.write_text("\n".join(sample_paths(arguments.admin_url, 5000, arguments.seed)))
-        for count in connections:
-            figures = one_run(arguments, count, paths_file)
-            print(summary_line(count, figures), flush=True)
-            print(json.dumps(figures), flush=True)
+        servers = [("this", arguments.reviews_api)]
+        if arguments.compare_with:
+            servers.append(("compared", arguments.compare_with))
+        results: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for round_number in range(arguments.rounds):
+            # Alternate which server goes first: the machine's load drifts.
+            for name, reviews_api in servers[:: 1 if round_number % 2 == 0 else -1]:
+                for count in connections:
+                    figures = one_run(arguments, reviews_api, count, paths_file)
+                    print(f"round {round_number + 1} {name}", summary_line(count, figures))
+                    print(json.dumps({"server": name, "connections": count, **figures}))
+                    results.setdefault((name, count), []).append(row(figures))
+    print(median_table(dict(sorted(results.items()))), flush=True)
     return 0
 
 
