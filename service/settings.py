@@ -96,7 +96,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "DB_QUEUE_WAIT_MS",
-        "2000",
+        "5000",
         "PostgreSQL: longest a request waits for a connection before it is answered 503 "
         "overloaded (database-unavailable when no query has finished for "
         "DB_COMMAND_TIMEOUT_S either).",
@@ -155,7 +155,7 @@ class Settings:
     db_pool_min: int = 1
     db_pool_max: int = 4
     db_queue_max: int = 1024
-    db_queue_wait_ms: int = 2000
+    db_queue_wait_ms: int = 5000
     db_statement_timeout_ms: int = 2000
     db_connect_timeout_s: float = 5.0
     db_command_timeout_s: float = 5.0
