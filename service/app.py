@@ -7,6 +7,7 @@ import asyncio
 import logging
 import mimetypes
 import os
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -17,15 +18,24 @@ from . import __version__
 from .auth import ApiKeys
 from .caching import cache_policy, entity_tag, matches, not_modified
 from .catalog import ENDPOINTS, Endpoint
+from .connection_queue import Overloaded
 from .cors import preflight_handler
 from .data_version import DataVersion
-from .database import DatabaseUnavailable, ReviewStore, open_store
+from .database import DatabaseUnavailable, ReviewStore, UnrepresentableRow, open_store
+from .http_framing import READ_HEAD, checked_head, read_head
 from .lifecycle import Handler, finish_response, instrumented
 from .metrics import Metrics, worker_stopped
 from .observability import AccessLog, RequestIds, configure_logging
 from .openapi import openapi_document
 from .parameters import Period, parse_entity_id, parse_period, parse_query_arguments
-from .problems import DATABASE_UNAVAILABLE, NOT_FOUND, Problem, ProblemErrorHandler
+from .problems import (
+    DATABASE_UNAVAILABLE,
+    NOT_FOUND,
+    OVERLOADED,
+    UNREPRESENTABLE_DATA,
+    Problem,
+    ProblemErrorHandler,
+)
 from .representations import CSV, choose_media_type, csv_body
 from .response_cache import CachedSummary, ResponseCache
 from .responses import json_response, summary_body
@@ -33,16 +43,50 @@ from .settings import Settings
 
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"
+OVERLOADED_RETRY_AFTER_S = "1"
+# Ids whose stored rows could not be represented, logged once per worker; forgotten when full.
+MAX_REMEMBERED_UNREPRESENTABLE = 10_000
 METRICS_SAMPLE_INTERVAL_S = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 App: TypeAlias = "Sanic[Any, Any]"
+
+
+class ReviewsApp(Sanic[Any, Any]):
+    """Sanic, answering the request-head check's dispatch itself.
+
+    Sanic's dispatch looks each event up in its signal router, about 14 µs a call against
+    3 µs for the check (docs/benchmarks.md), and the check runs on every request. The
+    signal stays registered (`read_head`, in create_app): Sanic's start-up touch-up removes
+    the dispatch from its head parser for events nothing listens to.
+    """
+
+    def dispatch(
+        self,
+        event: str,
+        *,
+        condition: dict[str, str] | None = None,
+        context: dict[str, Any] | None = None,
+        fail_not_found: bool = True,
+        inline: bool = False,
+        reverse: bool = False,
+    ) -> Coroutine[Any, Any, Awaitable[Any]]:
+        if event == READ_HEAD and context is not None:
+            return checked_head(context["head"])  # type: ignore[return-value]
+        return super().dispatch(  # type: ignore[call-overload,no-any-return]
+            event,
+            condition=condition,
+            context=context,
+            fail_not_found=fail_not_found,
+            inline=inline,
+            reverse=reverse,
+        )
 
 
 def create_app(settings: Settings | None = None) -> App:
     """Build the app; `settings` default to the environment's."""
     settings = settings or Settings.from_env()
     log_writer = configure_logging(settings.log_level)
-    app = Sanic(
+    app = ReviewsApp(
         APP_NAME, error_handler=ProblemErrorHandler(finish_response), configure_logging=False
     )
     app.config.FALLBACK_ERROR_FORMAT = "json"
@@ -59,6 +103,8 @@ def create_app(settings: Settings | None = None) -> App:
         settings.cache_entries, settings.cache_max_mb * 1024 * 1024
     )
     app.ctx.summary_headers = _summary_headers(settings)
+    app.ctx.unrepresentable_logged = set()
+    app.add_signal(read_head, READ_HEAD)  # RFC 9112 checks, before routing (see ReviewsApp)
 
     @app.before_server_start
     async def open_database(app: App) -> None:
@@ -93,8 +139,17 @@ def create_app(settings: Settings | None = None) -> App:
 
 
 def _add_route(app: App, handler: Handler, path: str, name: str, method: str = "GET") -> None:
-    """Every route goes through here: each request is timed, logged and counted."""
-    app.add_route(instrumented(handler), path, methods=[method], name=name)
+    """Every route goes through here: each request is timed, logged and counted. A GET
+    route answers HEAD too (RFC 9110 9.3.2: Sanic sends its headers without the body)."""
+    methods = [method, "HEAD"] if method == "GET" else [method]
+    app.add_route(instrumented(handler), path, methods=methods, name=name)
+
+
+def _authorize(request: Request) -> None:
+    """With API keys on, a valid key or a Problem; the key id goes to the access log."""
+    api_keys: ApiKeys = request.app.ctx.api_keys
+    if api_keys.enabled:
+        request.ctx.key_id = api_keys.key_id(request.headers.getall("authorization", []))
 
 
 def _summary_handler(endpoint: Endpoint) -> Handler:
@@ -103,8 +158,7 @@ def _summary_handler(endpoint: Endpoint) -> Handler:
 
     async def handler(request: Request, **path: str) -> HTTPResponse:
         app = request.app
-        if app.ctx.api_keys.enabled:
-            request.ctx.key_id = app.ctx.api_keys.key_id(request.headers.get("authorization"))
+        _authorize(request)
         entity_id = parse_entity_id(endpoint, path[endpoint.id_parameter])
         arguments = parse_query_arguments(endpoint, _query_string(request))
         period = parse_period(arguments)
@@ -148,6 +202,16 @@ async def _summary(
             return CachedSummary(None, "", "", not_found_detail=detail)
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
+    except Overloaded as error:
+        raise _overloaded() from error
+    except UnrepresentableRow as error:
+        _log_unrepresentable(app, endpoint, entity_id, error)
+        raise Problem(
+            502,
+            f"the stored reviews of {endpoint.id_parameter} {entity_id!r} hold a value this "
+            "service cannot represent; retrying will not help until the data is corrected",
+            problem_type=UNREPRESENTABLE_DATA,
+        ) from error
     body = summary_body(endpoint, entity_id, period, row)
     if media_type == CSV:
         payload, content_type = csv_body(endpoint, body, period), f"{CSV}; charset=utf-8"
@@ -173,6 +237,38 @@ def _query_string(request: Request) -> str:
         return request.query_string
     except UnicodeDecodeError:  # raw non-ASCII bytes in the request line
         return "%FF"  # decodes to invalid UTF-8: parse_query_arguments answers 400
+
+
+def _overloaded() -> Problem:
+    """503 of its own: the database is fine, this worker has more requests than connections
+    and a bounded line for them (DB_QUEUE_MAX, DB_QUEUE_WAIT_MS). Not logged: the access
+    log and reviews_api_db_queue_refused_total count it, and logging would add load."""
+    return Problem(
+        503,
+        "The service is busy: too many requests are waiting for a database connection; "
+        "retry shortly.",
+        problem_type=OVERLOADED,
+        headers={"Retry-After": OVERLOADED_RETRY_AFTER_S},
+    )
+
+
+def _log_unrepresentable(
+    app: App, endpoint: Endpoint, entity_id: str, error: UnrepresentableRow
+) -> None:
+    """Once per id and worker: the id (from the path, the only client value in this line)
+    and what could not be represented, for whoever corrects the data."""
+    logged: set[tuple[str, str]] = app.ctx.unrepresentable_logged
+    if (endpoint.name, entity_id) in logged:
+        return
+    if len(logged) >= MAX_REMEMBERED_UNREPRESENTABLE:
+        logged.clear()
+    logged.add((endpoint.name, entity_id))
+    logging.getLogger("reviews_api.database").error(
+        "stored data the service cannot represent: %s %r: %s",
+        endpoint.id_parameter,
+        entity_id,
+        error,
+    )
 
 
 def _unavailable(error: DatabaseUnavailable) -> Problem:
@@ -231,6 +327,8 @@ async def docs(request: Request) -> HTTPResponse:
 
 
 async def metrics(request: Request) -> HTTPResponse:
+    """Protected like the data when API keys are on (see the README's Monitoring)."""
+    _authorize(request)
     body, content_type = request.app.ctx.metrics.exposition()
     return HTTPResponse(body, content_type=content_type)
 

@@ -25,9 +25,12 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self.digests)
 
-    def key_id(self, authorization: str | None) -> str:
-        """The caller's key id, or a 401 Problem saying what is missing or wrong."""
-        scheme, _, key = (authorization or "").partition(" ")
+    def key_id(self, authorization: list[str]) -> str:
+        """The caller's key id from its Authorization header(s), or a Problem: 400 for more
+        than one header (RFC 9110 allows one), 401 for a missing or wrong key."""
+        if len(authorization) > 1:
+            raise Problem(400, "more than one Authorization header")
+        scheme, _, key = (authorization[0] if authorization else "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Problem(
                 401,
@@ -35,7 +38,9 @@ class ApiKeys:
                 problem_type=UNAUTHORIZED,
                 headers={"WWW-Authenticate": REALM},
             )
-        digest = hashlib.sha256(key.strip().encode()).hexdigest()
+        # The key's bytes as sent: Sanic decodes the head as UTF-8 with surrogateescape, so
+        # this gives back any byte that is not UTF-8 (no such key exists: a 401, not a 500).
+        digest = hashlib.sha256(key.strip().encode("utf-8", "surrogateescape")).hexdigest()
         for known in self.digests:
             if hmac.compare_digest(digest, known):
                 return known[:8]

@@ -4,6 +4,9 @@ A store runs the named queries of one dialect (queries/sqlite or queries/postgre
 hands back plain dicts. Routes never see a connection, a cursor or SQL. The two stores
 differ only in how they connect, how a date is passed, and which driver errors mean "the
 database cannot answer now" (a 503) rather than a bug.
+
+Whatever is stored, a row the service cannot represent (a review date past 9999, which
+PostgreSQL holds and Python's date cannot) is `UnrepresentableRow`, never a crash.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import aiosql
 import aiosqlite
 import asyncpg
 
+from .connection_queue import ConnectionQueue, Overloaded
 from .settings import Settings
 from .sql_files import MissingSQL, queries_dir
 
@@ -41,6 +45,11 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseMissing(DatabaseUnavailable):
     """The configured SQLite file does not exist; never create an empty one silently."""
+
+
+class UnrepresentableRow(Exception):
+    """The database holds a value the service cannot represent (a date outside the years
+    1 to 9999): the same answer on every retry, so no 503; the message names the value."""
 
 
 class ReviewStore(Protocol):
@@ -73,11 +82,14 @@ class ReviewStore(Protocol):
 
 @dataclass(frozen=True)
 class PoolStats:
-    """Connections open, running a query, and queries waiting for a connection."""
+    """Connections open, running a query, and queries waiting for a connection; queries
+    refused since start because the line was full or its wait ran out (Overloaded)."""
 
     size: int
     in_use: int
     waiting: int
+    refused_full: int = 0
+    refused_slow: int = 0
 
 
 QueryObserver: TypeAlias = Callable[[str, float], None]
@@ -219,8 +231,71 @@ class SQLiteStore(_QueryStore):
         # SQLite has no date type: the queries take ISO text and convert with unixepoch().
         return value.isoformat() if value else None
 
+    async def summary(
+        self,
+        query_name: str,
+        *,
+        id_argument: str,
+        entity_id: str,
+        date_from: date | None,
+        date_to: date | None,
+    ) -> dict[str, Any]:
+        row = await super().summary(
+            query_name,
+            id_argument=id_argument,
+            entity_id=entity_id,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        if row["review_count"]:
+            _check_dates(row["first_review_date"], row["last_review_date"])
+        return row
+
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         return await getattr(self._queries, query_name)(self._connection, **arguments)
+
+
+def _check_dates(*days: str | None) -> None:
+    """SQLite's date() gives NULL past 9999-12-31 and text like '0000-01-01' or '-1199-02-15'
+    before year 1: where PostgreSQL's driver fails to decode such a date, fail alike."""
+    for day in days:
+        try:
+            date.fromisoformat(day or "")
+        except ValueError:
+            raise UnrepresentableRow(
+                f"a review date outside 0001-01-01..9999-12-31 (SQLite gives {day!r})"
+            ) from None
+
+
+# The connection itself is gone or in an unknown state: terminate it, never hand it back to
+# the pool. A session killed while idle in the pool may surface as InternalClientError
+# ("cannot switch to state 12; another operation (2) is in progress", asyncpg issue #1069)
+# before the closed socket is noticed; SQLAlchemy treats it as a disconnect too (#13241).
+BROKEN_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _broken(error: BaseException, connection: Any) -> bool:
+    """True when `connection` must not serve another query after `error`. A timed-out or
+    cancelled query leaves it usable once the cancellation is through (the release waits)."""
+    try:
+        if connection.is_closed():
+            return True
+    except asyncpg.InterfaceError:  # closed, and the pool already took its place back
+        return True
+    return isinstance(error, BROKEN_CONNECTION_ERRORS) and not isinstance(error, TimeoutError)
+
+
+def _terminate(connection: Any) -> None:
+    """Close a broken connection at once; its place in the pool is free again, empty."""
+    with contextlib.suppress(asyncpg.InterfaceError):  # the pool has taken it back already
+        connection.terminate()
 
 
 class PostgresStore(_QueryStore):
@@ -231,6 +306,11 @@ class PostgresStore(_QueryStore):
     that needs it tries again, at most once per RECONNECT_INTERVAL_S (queries in between fail
     at once rather than pile up behind a connection attempt each). Once made, the pool
     reconnects its own connections: it is never thrown away.
+
+    Queries wait for a connection in a bounded line (service/connection_queue.py). A
+    connection that broke is terminated, and the query (a read) tried again on another
+    one, up to once per pool connection, so killed sessions cost no answer while the
+    server accepts new ones. Readiness has a connection of its own, outside the pool.
     """
 
     dialect = "postgres"
@@ -243,7 +323,7 @@ class PostgresStore(_QueryStore):
         asyncpg.PostgresConnectionError,
         asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError,
-        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.InternalClientError,
     )
     # No right on a schema, table or function (42501); a login refused (28000, 28P01).
     permission_errors = (
@@ -261,6 +341,14 @@ class PostgresStore(_QueryStore):
         self._last_failure = ""
         self._releasing: set[asyncio.Task[None]] = set()
         self._statements = asyncpg_statements(self._queries)
+        self.queue = ConnectionQueue(
+            settings.db_pool_max, settings.db_queue_max, settings.db_queue_wait_ms / 1000
+        )
+        # Readiness: one connection outside the pool, one probe query at a time.
+        self._probe_connection: asyncpg.Connection | None = None
+        self._probe: asyncio.Future[None] | None = None
+        self._next_probe_connect_at = 0.0
+        self._last_answer_at = time.monotonic()  # when a pooled query last succeeded
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
@@ -274,14 +362,19 @@ class PostgresStore(_QueryStore):
         return store
 
     def pool_stats(self) -> PoolStats:
-        if self._pool is None:
-            return PoolStats(size=0, in_use=0, waiting=self._in_flight)
-        size = self._pool.get_size()
-        in_use = size - self._pool.get_idle_size()
-        return PoolStats(size=size, in_use=in_use, waiting=max(self._in_flight - in_use, 0))
+        size = 0 if self._pool is None else self._pool.get_size()
+        return PoolStats(
+            size=size,
+            in_use=self.queue.in_use,
+            waiting=self.queue.waiting,
+            refused_full=self.queue.refused_full,
+            refused_slow=self.queue.refused_slow,
+        )
 
     async def close(self) -> None:
         """Close the pool, waiting for queries still running, then terminating any left."""
+        if self._probe_connection is not None:
+            self._probe_connection.terminate()
         if self._pool is None:
             return
         try:
@@ -293,28 +386,130 @@ class PostgresStore(_QueryStore):
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         statement = self._statements[query_name]
         pool = self._pool or await self._connected_pool()
-        # asyncpg runs an acquire that has a timeout as a task of its own (about 10 µs of
-        # CPU); when a connection is idle there is nothing to wait for, so no timeout then.
-        if pool.get_idle_size():
-            connection = await pool.acquire()
-        else:
-            connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+        if not self.queue.try_acquire():
+            await self._wait_in_line()
+        # The slot is released with the connection: at most DB_POOL_MAX are ever taken,
+        # so the pool's acquire below only ever waits for a new connection to open.
+        for attempt in range(self._settings.db_pool_max + 1):
+            try:
+                # asyncpg runs an acquire that has a timeout as a task of its own (about
+                # 10 µs of CPU); with a connection idle there is nothing to wait for.
+                if pool.get_idle_size():
+                    connection = await pool.acquire()
+                else:
+                    connection = await pool.acquire(timeout=self._settings.db_connect_timeout_s)
+            except BaseException:
+                self.queue.release()
+                raise
+            try:
+                result = await statement.run(connection, arguments)
+            except asyncio.CancelledError:
+                self._release_in_background(pool, connection)
+                raise
+            except Exception as error:
+                if not _broken(error, connection):
+                    # Answer now; the connection stays counted until it is released.
+                    self._release_in_background(pool, connection)
+                    if isinstance(error, (ValueError, OverflowError)):  # decoding a value
+                        raise UnrepresentableRow(f"{type(error).__name__}: {error}") from error
+                    raise
+                _terminate(connection)
+                if attempt == self._settings.db_pool_max or isinstance(error, TimeoutError):
+                    self.queue.release()
+                    raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+                logger.info("a database connection broke (%s); trying another", error)
+                continue
+            self._last_answer_at = time.monotonic()
+            try:
+                await pool.release(connection)
+            finally:
+                self.queue.release()
+            return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _wait_in_line(self) -> None:
+        """Every connection is busy: wait for one, or be refused."""
         try:
-            result = await statement.run(connection, arguments)
-        except BaseException:
-            # Answer the 503 now; the connection stays counted in the pool until released.
-            self._release_in_background(pool, connection)
+            await self.queue.acquire()
+        except Overloaded:
+            # A full or slow line while queries still finish is load. While none has for
+            # longer than a query may take (DB_COMMAND_TIMEOUT_S, the limit for a dead
+            # link), the database is not answering. (Not the line's own wait: under a
+            # flood the event loop alone can delay every completion by a second.)
+            silent_s = time.monotonic() - self._last_answer_at
+            if silent_s > self._settings.db_command_timeout_s:
+                raise DatabaseUnavailable(
+                    f"every connection is busy and no query has finished for {silent_s:.1f} s"
+                ) from None
             raise
-        await pool.release(connection)
-        return result
 
     def _release_in_background(self, pool: asyncpg.Pool, connection: Any) -> None:
         # The release waits for the cancellation of a timed-out query: over a dead link,
-        # up to this timeout more.
+        # up to this timeout more. The query's slot in the line is held until then.
         release = pool.release(connection, timeout=self._settings.db_connect_timeout_s)
         task = asyncio.get_running_loop().create_task(release)
         self._releasing.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._releasing.discard)
+        task.add_done_callback(self._released_in_background)
+
+    def _released_in_background(self, task: asyncio.Task[None]) -> None:
+        self._releasing.discard(task)
+        self.queue.release()
+        if not task.cancelled():
+            task.exception()  # a failed release terminated the connection: nothing to add
+
+    async def ping(self) -> None:
+        """Readiness: the pool can be made, and PostgreSQL answers a query on a connection of
+        the probe's own (application_name reviews-api-ready), so that a busy pool and its
+        line never delay the answer. Probes arriving together share one query."""
+        await self._connected_pool()
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._observed_probe())
+            self._probe.add_done_callback(self._probe_done)
+        await asyncio.shield(self._probe)
+
+    def _probe_done(self, probe: asyncio.Future[None]) -> None:
+        self._probe = None
+        if not probe.cancelled():
+            probe.exception()  # retrieved here too: every waiter may have gone
+
+    async def _observed_probe(self) -> None:
+        started = time.perf_counter()
+        try:
+            await self._probe_query()
+        finally:
+            self._observer("ping", time.perf_counter() - started)
+
+    async def _probe_query(self) -> None:
+        for attempt in (1, 2):  # a connection killed since the last probe: once more
+            connection = await self._probe_connected()
+            try:
+                await self._statements["ping"].run(connection, {})
+                return
+            except Exception as error:
+                if _broken(error, connection):
+                    _terminate(connection)
+                    self._probe_connection = None
+                    if attempt == 1 and not isinstance(error, TimeoutError):
+                        continue
+                if isinstance(error, self.permission_errors):
+                    raise _permission_denied(error) from error
+                if isinstance(error, self.unavailable_errors):
+                    raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+                raise
+
+    async def _probe_connected(self) -> asyncpg.Connection:
+        if self._probe_connection is not None and not self._probe_connection.is_closed():
+            return self._probe_connection
+        # After a failed attempt, probes fail at once until the next one is due.
+        if time.monotonic() < self._next_probe_connect_at:
+            raise DatabaseUnavailable(f"PostgreSQL is not answering: {self._last_failure}")
+        try:
+            self._probe_connection = await connect(self._settings, "reviews-api-ready")
+        except DatabaseUnavailable as error:
+            self._last_failure = str(error)
+            self._next_probe_connect_at = time.monotonic() + RECONNECT_INTERVAL_S
+            raise
+        return self._probe_connection
 
     async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None:
         """LISTEN on one connection of its own (outside the pool, whose reset is off), and
@@ -426,12 +621,16 @@ async def _leave_session_alone(connection: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(settings: Settings) -> asyncpg.Pool:
-    """The one place a PostgreSQL pool is made (per worker: the server sees
-    WORKERS x DB_POOL_MAX connections)."""
-    server_settings = {"application_name": "reviews-api"}
+def _server_settings(settings: Settings, application_name: str) -> dict[str, str]:
+    server_settings = {"application_name": application_name}
     if settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return server_settings
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """The one place a PostgreSQL pool is made (per worker: with its readiness and listening
+    connections, the server sees WORKERS x (DB_POOL_MAX + 2) connections)."""
     try:
         return await asyncpg.create_pool(
             settings.database_url,
@@ -439,7 +638,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             max_size=settings.db_pool_max,
             timeout=settings.db_connect_timeout_s,
             command_timeout=settings.db_command_timeout_s,
-            server_settings=server_settings,
+            server_settings=_server_settings(settings, "reviews-api"),
             statement_cache_size=settings.db_statement_cache_size,
             reset=_leave_session_alone,
         )
@@ -459,3 +658,19 @@ def _permission_denied(error: BaseException) -> DatabaseUnavailable:
         error,
     )
     return DatabaseUnavailable(f"permission denied: {error}")
+
+
+async def connect(settings: Settings, application_name: str) -> asyncpg.Connection:
+    """One connection outside the pool (the readiness probe's), configured like the pool's."""
+    try:
+        return await asyncpg.connect(
+            settings.database_url,
+            timeout=settings.db_connect_timeout_s,
+            command_timeout=settings.db_command_timeout_s,
+            server_settings=_server_settings(settings, application_name),
+            statement_cache_size=0,  # one query every few seconds: nothing to keep
+        )
+    except PostgresStore.permission_errors as error:
+        raise _permission_denied(error) from error
+    except PostgresStore.unavailable_errors as error:
+        raise DatabaseUnavailable(f"PostgreSQL: {error}") from error

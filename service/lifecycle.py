@@ -47,7 +47,10 @@ def instrumented(handler: Handler) -> Handler:
 def finish_response(request: Request, response: BaseHTTPResponse) -> None:
     """Request id and CORS headers on the response, then the access line and metrics."""
     ctx = request.app.ctx
-    request_id = ctx.request_ids.take(request.headers.get(REQUEST_ID_HEADER))
+    # An internal error's log line took the id already (service/problems.py).
+    request_id = getattr(request.ctx, "request_id", None) or ctx.request_ids.take(
+        request.headers.get(REQUEST_ID_HEADER)
+    )
     response.headers[REQUEST_ID_HEADER] = request_id
     if ctx.cors_origins:
         allow_origin(ctx.cors_origins, request, response)

@@ -88,6 +88,14 @@ class Metrics:
             registry=registry,
         )
         self._counted_lookups = {"hit": 0, "miss": 0}
+        self.queue_refused = Counter(
+            "reviews_api_db_queue_refused_total",
+            "Requests answered 503 overloaded: the line for a database connection was full "
+            "(DB_QUEUE_MAX) or the wait ran out (DB_QUEUE_WAIT_MS).",
+            ["reason"],
+            registry=registry,
+        )
+        self._counted_refusals = {"full": 0, "slow": 0}
         self.data_load_id = Gauge(
             "reviews_api_data_load_id",
             "Load id (data version) of the data being served; 0 on SQLite.",
@@ -134,6 +142,10 @@ class Metrics:
         self.pool_size.set(stats.size)
         self.pool_in_use.set(stats.in_use)
         self.pool_waiting.set(stats.waiting)
+        for reason, total in (("full", stats.refused_full), ("slow", stats.refused_slow)):
+            if total > self._counted_refusals[reason]:
+                self.queue_refused.labels(reason).inc(total - self._counted_refusals[reason])
+                self._counted_refusals[reason] = total
 
     def observe_cache(self, cache: ResponseCache, listening: bool) -> None:
         """Sampled like the pool: the cache counts its own lookups (no metric update per

@@ -12,6 +12,12 @@ The access log is one line per request: time, request id, method, route template
 the raw path or query string: they may carry ids or junk a client sent), status, duration,
 client address, and the caller's key id when API keys are on. No query string, header,
 key or database URL is ever logged.
+
+Other libraries' records are not ours to word: Sanic logs `request.url`, query string
+included, when a handler fails or a transfer is cut. So every record is scrubbed on its
+way out (`scrub`): URLs and request paths go, and so does any query string, query value or
+header value of the request being served (a valid X-Request-ID excepted) wherever it
+appears, tracebacks included.
 """
 
 from __future__ import annotations
@@ -25,9 +31,11 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import parse_qsl, unquote
 
 import orjson
 from sanic import Request
+from sanic.exceptions import ServerError
 from sanic.response import BaseHTTPResponse
 
 ACCESS_LOGGER = "reviews_api.access"
@@ -39,6 +47,13 @@ ACCESS_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "clie
 FLUSH_INTERVAL_S = 0.1
 # About 30 MB of lines: a minute of a busy worker's access log.
 MAX_QUEUED_LINES = 100_000
+# What `scrub` takes out of every log record. Shorter request values are left alone: they
+# cannot be secrets, and replacing "1" or "json" everywhere would mangle the rest.
+URL_PATTERN = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+REQUEST_REPR_PATTERN = re.compile(r"(<Request: [^ >]*) [^>]*>")
+VALUE_SEPARATORS = re.compile(r"[\s;,=&]+")
+MIN_SCRUBBED_LENGTH = 6
+REDACTED = "[redacted]"
 
 
 class LineWriter:
@@ -94,11 +109,43 @@ class JsonLineHandler(logging.Handler):
         try:
             extra = {name: getattr(record, name) for name in ACCESS_FIELDS if hasattr(record, name)}
             if record.exc_info:
-                extra["exception"] = logging.Formatter().formatException(record.exc_info)
-            line = _line(record.levelname, record.name, record.getMessage(), record.created, extra)
-            self._writer.write(line)
+                extra["exception"] = scrub(logging.Formatter().formatException(record.exc_info))
+            message = scrub(record.getMessage())
+            self._writer.write(_line(record.levelname, record.name, message, record.created, extra))
         except Exception:  # noqa: BLE001 - logging must never raise into the caller
             self.handleError(record)
+
+
+def scrub(text: str) -> str:
+    """`text` without URLs, request paths, or any query string, query value or header value
+    of the request being served (found through Sanic's current-request context)."""
+    text = URL_PATTERN.sub(REDACTED, text)
+    text = REQUEST_REPR_PATTERN.sub(r"\1>", text)
+    try:
+        request = Request.get_current()
+    except ServerError:  # not serving a request: start-up, shutdown, a background task
+        return text
+    for secret in sorted(_client_values(request), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _client_values(request: Request) -> set[str]:
+    """Every query string, query value and header value the client sent, whole and in
+    parts (a Bearer token, a cookie's value), as text and percent-decoded."""
+    raw_target = bytes(request.raw_url or b"")
+    query = raw_target.partition(b"?")[2].decode("latin-1")
+    values = [query, unquote(query), *(value for _, value in parse_qsl(query))]
+    for name, value in request.headers.items():
+        if name.lower() == REQUEST_ID_HEADER.lower() and REQUEST_ID_PATTERN.fullmatch(value):
+            continue  # the one client value the logs may carry
+        values.append(value)
+    found = set()
+    for value in values:
+        for part in (value, *VALUE_SEPARATORS.split(value)):
+            if len(part) >= MIN_SCRUBBED_LENGTH:
+                found.add(part)
+    return found
 
 
 def configure_logging(level: str) -> LineWriter:

@@ -58,8 +58,21 @@ ERROR_EXAMPLES = {
             "detail": "no reviews at all for product_id 'B000000000'",
         },
     ),
+    "502": (
+        "The stored reviews of this id hold a value the service cannot represent (a review "
+        "date outside the years 1 to 9999); retrying will not help until the data is fixed.",
+        {
+            "type": "/problems/unrepresentable-data",
+            "title": "Bad Gateway",
+            "status": 502,
+            "detail": "the stored reviews of product_id 'B000000000' hold a value this service "
+            "cannot represent; retrying will not help until the data is corrected",
+        },
+    ),
     "503": (
-        "The database did not answer; retry after the Retry-After delay.",
+        "The database did not answer (type /problems/database-unavailable), or the service "
+        "is busy: too many requests wait for a database connection (type "
+        "/problems/overloaded); retry after the Retry-After delay.",
         {
             "type": "/problems/database-unavailable",
             "title": "Service Unavailable",
@@ -91,7 +104,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     paths: dict[str, Any] = {
         endpoint.path: {"get": _summary_operation(endpoint, settings)} for endpoint in ENDPOINTS
     }
-    paths.update(_service_paths())
+    paths.update(_service_paths(settings))
     components: dict[str, Any] = {
         "schemas": {
             "Problem": PROBLEM_SCHEMA,
@@ -107,6 +120,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
+        # Relative: resolved against wherever this document was fetched from.
+        "servers": [{"url": "/", "description": "This service, where the document was read."}],
         "info": {
             "title": "reviews-api",
             "version": __version__,
@@ -212,7 +227,7 @@ def _summary_operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]
 
 
 def _error_responses(*, auth: bool) -> dict[str, Any]:
-    statuses = ["400", "401", "404", "503"] if auth else ["400", "404", "503"]
+    statuses = ["400", "401", "404", "502", "503"] if auth else ["400", "404", "502", "503"]
     return {status: _problem_response(status) for status in statuses}
 
 
@@ -229,22 +244,38 @@ def _problem_response(status: str) -> dict[str, Any]:
     }
 
 
-def _service_paths() -> dict[str, Any]:
-    def simple(summary: str, schema: dict[str, Any], *errors: str) -> dict[str, Any]:
+def _service_paths(settings: Settings) -> dict[str, Any]:
+    def simple(
+        operation_id: str,
+        summary: str,
+        schema: dict[str, Any],
+        *errors: str,
+        media_type: str = "application/json",
+    ) -> dict[str, Any]:
         responses: dict[str, Any] = {
-            "200": {"description": summary, "content": {"application/json": {"schema": schema}}}
+            "200": {"description": summary, "content": {media_type: {"schema": schema}}}
         }
         responses.update({status: _problem_response(status) for status in errors})
-        return {"get": {"summary": summary, "responses": responses}}
+        return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
     status = {
         "type": "object",
         "properties": {"status": {"type": "string"}},
         "required": ["status"],
     }
+    metrics = simple(
+        "metrics",
+        "Prometheus metrics, summed over all workers (needs a key when API keys are on).",
+        {"type": "string"},
+        *(["401"] if settings.auth_enabled else []),
+        media_type="text/plain",
+    )
+    if settings.auth_enabled:
+        metrics["get"]["security"] = [{"apiKey": []}]
     return {
-        "/": simple("The service's name, version and routes.", {"type": "object"}),
-        "/health/live": simple("The process is up.", status),
-        "/health/ready": simple("The database answers a query.", status, "503"),
-        "/openapi.json": simple("This document.", {"type": "object"}),
+        "/": simple("service_index", "The service's name, version and routes.", {"type": "object"}),
+        "/health/live": simple("liveness", "The process is up.", status),
+        "/health/ready": simple("readiness", "The database answers a query.", status, "503"),
+        "/openapi.json": simple("openapi_document", "This document.", {"type": "object"}),
+        "/metrics": metrics,
     }

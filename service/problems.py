@@ -14,8 +14,10 @@ from typing import Any
 
 import orjson
 from sanic import HTTPResponse, Request
-from sanic.exceptions import RequestCancelled, SanicException
+from sanic.exceptions import BadRequest, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
+
+from .observability import REQUEST_ID_HEADER, route_template
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("reviews_api.errors")
@@ -28,6 +30,8 @@ CLIENT_CLOSED_REQUEST = 499
 INVALID_PARAMETER = "/problems/invalid-parameter"
 NOT_FOUND = "/problems/not-found"
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
+OVERLOADED = "/problems/overloaded"
+UNREPRESENTABLE_DATA = "/problems/unrepresentable-data"
 INTERNAL_ERROR = "/problems/internal-error"
 
 
@@ -75,6 +79,19 @@ def problem_response(
     )
 
 
+def _client_error_detail(exception: SanicException) -> str:
+    """Sanic turns any exception in its request-head parser into a bare "Bad Request"; the
+    service's own head checks (service/http_framing.py) say what was wrong."""
+    cause = exception.__context__
+    if isinstance(exception, BadRequest) and isinstance(cause, MalformedRequest):
+        return str(cause)
+    return str(exception) or _reason_phrase(exception.status_code)
+
+
+class MalformedRequest(Exception):
+    """A request head that RFC 9112 says to refuse with a 400 (raised before routing)."""
+
+
 def _reason_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -114,7 +131,7 @@ class ProblemErrorHandler(ErrorHandler):
             # Sanic's own client errors: unknown route, method, oversized body or header.
             return problem_response(
                 exception.status_code,
-                str(exception) or _reason_phrase(exception.status_code),
+                _client_error_detail(exception),
                 headers=dict(exception.headers or {}),
             )
         if isinstance(exception, RequestCancelled):
@@ -123,9 +140,18 @@ class ProblemErrorHandler(ErrorHandler):
             logger.info("the client closed the connection before the response was sent")
             return problem_response(CLIENT_CLOSED_REQUEST, "The client closed the connection.")
         # A bug or an unexpected failure: log it with its traceback, tell the client nothing
-        # about the internals.
-        self.log(request, exception)
-        logger.error("unhandled %s", type(exception).__name__, exc_info=exception)
+        # about the internals. Not Sanic's ErrorHandler.log: it prints the URL, query string
+        # (which may hold a key) included; the route template says where it happened.
+        request_id = request.app.ctx.request_ids.take(request.headers.get(REQUEST_ID_HEADER))
+        request.ctx.request_id = request_id  # the access line will carry the same id
+        logger.error(
+            "unhandled %s in %s %s",
+            type(exception).__name__,
+            request.method,
+            route_template(request),
+            exc_info=exception,
+            extra={"request_id": request_id},
+        )
         status = exception.status_code if isinstance(exception, SanicException) else 500
         return problem_response(
             status,

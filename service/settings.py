@@ -84,7 +84,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "DB_POOL_MAX",
         "4",
-        "PostgreSQL: most connections per worker; the server sees WORKERS x DB_POOL_MAX.",
+        "PostgreSQL: most pooled connections per worker; the server sees WORKERS x "
+        "(DB_POOL_MAX + 2): each worker also has a readiness and a listening connection.",
+    ),
+    SettingSpec(
+        "DB_QUEUE_MAX",
+        "1024",
+        "PostgreSQL: most requests each worker lets wait for a connection when all are busy; "
+        "more are answered 503 overloaded at once (0: never wait).",
+    ),
+    SettingSpec(
+        "DB_QUEUE_WAIT_MS",
+        "5000",
+        "PostgreSQL: longest a request waits for a connection before it is answered 503 "
+        "overloaded (database-unavailable when no query has finished for "
+        "DB_COMMAND_TIMEOUT_S either).",
     ),
     SettingSpec(
         "DB_STATEMENT_TIMEOUT_MS",
@@ -139,6 +153,8 @@ class Settings:
     graceful_shutdown_s: float = 15.0
     db_pool_min: int = 1
     db_pool_max: int = 4
+    db_queue_max: int = 1024
+    db_queue_wait_ms: int = 5000
     db_statement_timeout_ms: int = 2000
     db_connect_timeout_s: float = 5.0
     db_command_timeout_s: float = 5.0
@@ -170,6 +186,8 @@ class Settings:
             graceful_shutdown_s=read("GRACEFUL_SHUTDOWN_S", _seconds),
             db_pool_min=read("DB_POOL_MIN", _int_between(0, 1000)),
             db_pool_max=read("DB_POOL_MAX", _int_between(1, 1000)),
+            db_queue_max=read("DB_QUEUE_MAX", _int_between(0, 1_000_000)),
+            db_queue_wait_ms=read("DB_QUEUE_WAIT_MS", _int_between(1, 600_000)),
             db_statement_timeout_ms=read("DB_STATEMENT_TIMEOUT_MS", _int_between(0, 3_600_000)),
             db_connect_timeout_s=read("DB_CONNECT_TIMEOUT_S", _seconds),
             db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import RunningServer, start_server, stop_server
+from conftest import RunningServer, send_raw, start_server, stop_server
 
 KEY = "s3cret-key-for-tests"
 OTHER_KEY_DIGEST = hashlib.sha256(b"another key").hexdigest()
@@ -51,6 +52,43 @@ def test_data_routes_need_a_valid_key(
     assert challenge.startswith('Bearer realm="reviews-api"')
     assert (f'error="{error}"' in challenge) if error else ("error=" not in challenge)
     assert KEY not in response.text
+
+
+def raw_answer(server: RunningServer, *header_lines: bytes) -> tuple[bytes, dict[str, object]]:
+    """(status line, problem) of a GET of the data route with these header lines as sent."""
+    head = b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" % DATA.encode()
+    answer = send_raw(server.base_url, head + b"".join(h + b"\r\n" for h in header_lines) + b"\r\n")
+    status_and_headers, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in status_and_headers.lower(), answer
+    return status_and_headers.split(b"\r\n")[0], json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"\xff", b"caf\xe9", b"\xc3\x28", KEY.encode() + b"\x80"],
+    ids=["ff", "latin-1", "bad-utf-8", "valid-key-and-a-byte"],
+)
+def test_a_key_that_is_not_utf_8_is_a_401(keyed_server: RunningServer, key: bytes) -> None:
+    status, problem = raw_answer(keyed_server, b"Authorization: Bearer " + key)
+    assert status == b"HTTP/1.1 401 Unauthorized", problem
+    assert problem["type"] == "/problems/unauthorized"
+
+
+def test_two_authorization_headers_are_a_400(keyed_server: RunningServer) -> None:
+    valid = f"Authorization: Bearer {KEY}".encode()
+    status, problem = raw_answer(keyed_server, valid, valid)
+    assert status == b"HTTP/1.1 400 Bad Request", problem
+    assert "more than one Authorization header" in str(problem["detail"])
+
+
+def test_metrics_need_a_key_when_keys_are_on(keyed_server: RunningServer) -> None:
+    with keyed_server.client() as client:
+        refused = client.get("/metrics")
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"})
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert allowed.status_code == 200
+    assert "reviews_api_requests_total" in allowed.text
 
 
 def test_a_valid_key_gets_a_private_answer(keyed_server: RunningServer) -> None:

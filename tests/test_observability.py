@@ -6,13 +6,15 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
-from conftest import RunningServer, start_server, stop_server
+from conftest import RunningServer, send_raw, start_server, stop_server
+from postgres_server import ThrowawayDatabase
 
 DATA = "/v1/products/ENDS/reviews/summary"
 KEY = "observability-test-key"
@@ -83,6 +85,65 @@ def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) 
         assert secret not in text
     statuses = {line["status"] for line in access_lines(logged_server)}
     assert {400, 401} <= statuses
+
+
+# Secrets a client sends, each where the service must never log it.
+SECRETS = {
+    "query": "QuerySecret0123456789",
+    "key": KEY,
+    "cookie": "CookieSecret0123456789",
+    "header": "HeaderSecret0123456789",
+    "agent": "AgentSecret0123456789",
+    "request-id": "RequestIdSecret 0123456789",  # invalid as an id (a space): never logged
+}
+SECRET_HEADERS = {
+    "Authorization": f"Bearer {SECRETS['key']}",
+    "Cookie": f"session={SECRETS['cookie']}",
+    "X-Api-Key": SECRETS["header"],
+    "User-Agent": SECRETS["agent"],
+    "X-Request-ID": SECRETS["request-id"],
+}
+
+
+def test_no_secret_reaches_the_log_when_a_request_fails(
+    make_database: Callable[[], ThrowawayDatabase], tmp_path: Path
+) -> None:
+    """A broken grant (the service's login may no longer read the views) makes readiness and
+    every summary fail in a way the service does not expect: a 500, logged with its
+    traceback. Sanic's own error handler would log the URL, query string and all; whatever
+    is logged, no query string, key or header value may be in it."""
+    database = make_database()
+    with psycopg.connect(database.owner_url, autocommit=True) as owner:
+        owner.execute("REVOKE SELECT ON ALL TABLES IN SCHEMA review_api FROM reviews_reader")
+    server = start_server(
+        database.reader_url,
+        tmp_path / "server.log",
+        LOG_LEVEL="DEBUG",  # every line anything logs, Sanic's own included
+        API_KEYS=hashlib.sha256(KEY.encode()).hexdigest(),
+    )
+    try:
+        query = f"?access_token={SECRETS['query']}"
+        with server.client() as client:
+            ready = client.get(f"/health/ready{query}", headers=SECRET_HEADERS)
+            summary = client.get(DATA, headers=SECRET_HEADERS)
+            refused = client.get(f"{DATA}{query}", headers=SECRET_HEADERS)
+        with_body = send_raw(
+            server.base_url,
+            f"GET /health/live{query} HTTP/1.1\r\nHost: t\r\nCookie: {SECRET_HEADERS['Cookie']}"
+            "\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".encode(),
+        )
+    finally:
+        stop_server(server)  # flushes the log writer
+    assert (ready.status_code, summary.status_code, refused.status_code) == (500, 500, 400)
+    assert with_body.startswith(b"HTTP/1.1 200 ")
+    text = server.log()
+    for name, secret in SECRETS.items():
+        assert secret not in text, f"the {name} secret is in the log"
+    # The failures were logged, each with the request id its access line carries.
+    errors = [json.loads(line) for line in text.splitlines() if '"level":"ERROR"' in line]
+    messages = {error["message"] for error in errors}
+    assert "unhandled InsufficientPrivilegeError in GET /health/ready" in messages, messages
+    assert all(re.fullmatch(r"[0-9a-f]{32}", error.get("request_id", "")) for error in errors)
 
 
 def metric_value(exposition: str, name: str, **labels: str) -> float:

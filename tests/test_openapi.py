@@ -34,6 +34,23 @@ def response_schema(document: dict[str, Any], path: str, status: str, media: str
 def test_document_is_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"] == "3.1.0"
     assert document["info"]["title"] == "reviews-api"
+    assert document["servers"] == [
+        {"url": "/", "description": document["servers"][0]["description"]}
+    ]
+
+
+def test_every_operation_has_a_unique_operation_id(document: dict[str, Any]) -> None:
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+    ids = [operation.get("operationId") for _, _, operation in operations]
+    assert all(ids), [
+        (path, method) for path, method, op in operations if not op.get("operationId")
+    ]
+    assert len(set(ids)) == len(ids), ids
+    assert "/metrics" in document["paths"]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)

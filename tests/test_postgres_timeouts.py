@@ -1,6 +1,6 @@
 """A query the database cannot finish in time is cancelled and answered 503 problem+json,
 quickly, and the pool is healthy afterwards. The slowness is real: the test holds a lock
-the service's query must wait for."""
+the service's query must wait for. Readiness is not held up by it."""
 
 from __future__ import annotations
 
@@ -58,8 +58,9 @@ def test_slow_query_is_a_503_and_the_pool_recovers(
             assert response.headers["retry-after"].isdigit()
             assert response.json()["type"] == "/problems/database-unavailable"
             assert limit_s <= elapsed < limit_s + 1.5
-            assert readiness.status_code == 503
-            assert readiness.headers["content-type"] == "application/problem+json"
+            # Readiness reads the load history, not the locked reviews (a load's switch
+            # locks them for a moment): the database answers, the instance stays ready.
+            assert readiness.status_code == 200
             # Lock released: the same pool answers again, several times over.
             assert all(client.get(PATH).status_code == 200 for _ in range(10))
     finally:

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+import oracle
 import psycopg
 import pytest
 from conftest import RunningServer, send_raw, start_server, stop_server, summary_path
@@ -30,6 +32,7 @@ from postgres_server import (
 )
 from review_rows import Review
 from tcp_proxy import proxy_to, through
+from test_observability import metric_value
 from test_postgres_timeouts import reviews_locked
 
 from service.settings import sqlite_path_from_url
@@ -176,6 +179,7 @@ OUTAGE_SETTINGS = {
     "DB_STATEMENT_TIMEOUT_MS": "0",  # the link, not the server, must end the wait
     "DB_POOL_MIN": "1",
     "DB_POOL_MAX": "4",
+    "DB_QUEUE_WAIT_MS": "1000",
 }
 POOL_MAX = int(OUTAGE_SETTINGS["DB_POOL_MAX"])
 
@@ -196,8 +200,9 @@ def test_blackholed_link_answers_503_quickly_and_the_pool_recovers(
             elapsed = time.monotonic() - started
             for response in responses:
                 assert_unavailable(response)
-            # DB_COMMAND_TIMEOUT_S for those holding a connection, DB_CONNECT_TIMEOUT_S (the
-            # acquire timeout) for those waiting for one; both 1 s here.
+            # DB_COMMAND_TIMEOUT_S for those holding a connection; those in line for one
+            # wait DB_QUEUE_WAIT_MS (1 s), and as no query has finished for longer than the
+            # command timeout meanwhile, they too are told the database is not answering.
             assert elapsed < 1 + 0.5
             assert_unavailable(client.get("/health/ready"))
             proxy.forward()
@@ -248,6 +253,193 @@ def test_killed_connections_answer_503_at_once_and_the_pool_recovers(
             )
             assert all(r.status_code == 200 for r in burst(client, PRODUCT, 20))
         assert 0 < sampler.peak <= POOL_MAX
+
+
+# 2b. Sessions killed under load -----------------------------------------------------------
+
+# The service's sessions as pg_stat_activity names them: the pool, the readiness probe and
+# the load listener (application_name reviews-api, reviews-api-ready, reviews-api-listener).
+KILL_SESSIONS = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+    " WHERE usename = %s AND application_name LIKE 'reviews-api%%'"
+)
+KILL_FOR_S = 4.0
+KILL_EVERY_S = 0.05
+CLIENT_THREADS = 8
+
+
+def hammer(
+    server: RunningServer, paths: list[str], stop: threading.Event, offset: int
+) -> list[tuple[str, int, Any, dict[str, str]]]:
+    """GET `paths` round and round until `stop`; returns (path, status, problem) of every
+    answer that is not a 200."""
+    not_ok = []
+    with server.client() as client:
+        position = offset
+        while not stop.is_set():
+            path = paths[position % len(paths)]
+            position += 1
+            response = client.get(path)
+            if response.status_code != 200:
+                problem = (
+                    response.json()
+                    if response.headers.get("content-type") == "application/problem+json"
+                    else response.text
+                )
+                not_ok.append((path, response.status_code, problem, dict(response.headers)))
+    return not_ok
+
+
+def test_sessions_killed_under_load_are_503s_never_500s_and_all_recovers(
+    login: tuple[str, str],
+    serve: Serve,
+    postgres_admin_url: str,
+    reviews: list[Review],
+) -> None:
+    """pg_terminate_backend on every session of the service, every 50 ms, while eight
+    clients ask for summaries and readiness (asyncpg issue #1069: a pooled connection
+    whose backend was killed may fail with InternalClientError, not a connection error)."""
+    role, login_url = login
+    server = serve(login_url, CACHE_ENTRIES="0")  # every request must reach PostgreSQL
+    products = sorted({r.productID for r in reviews})
+    reviewers = sorted({r.reviewerID for r in reviews})
+    paths = [summary_path("products", p) for p in products]
+    paths += [summary_path("reviewers", r) for r in reviewers]
+    paths += ["/health/ready"] * 8
+    stop = threading.Event()
+    kills = rounds = 0
+    with ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        clients = [
+            pool.submit(hammer, server, paths, stop, n * len(paths) // CLIENT_THREADS)
+            for n in range(CLIENT_THREADS)
+        ]
+        try:
+            with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+                deadline = time.monotonic() + KILL_FOR_S
+                while time.monotonic() < deadline:
+                    row = admin.execute(KILL_SESSIONS, (role,)).fetchone()
+                    kills += row[0] if row else 0
+                    rounds += 1
+                    time.sleep(KILL_EVERY_S)
+        finally:
+            stop.set()
+        not_ok = [answer for future in clients for answer in future.result()]
+    assert kills >= rounds // 2, (kills, rounds)  # the sessions were there to be killed
+    statuses = {status for _, status, _, _ in not_ok}
+    assert statuses <= {503}, [answer[:3] for answer in not_ok if answer[1] != 503][:5]
+    for _, _, problem, headers in not_ok:
+        assert problem["type"] == "/problems/database-unavailable", problem
+        assert headers["retry-after"].isdigit()
+    # Recovery: ready again, and every summary is the oracle's.
+    with server.client() as client:
+        wait_until(
+            lambda: client.get("/health/ready").status_code == 200, 5, "ready after the kills"
+        )
+        for product in products:
+            answer = client.get(summary_path("products", product))
+            assert answer.json() == oracle.product_summary(reviews, product, None, None)
+        for reviewer in reviewers:
+            answer = client.get(summary_path("reviewers", reviewer))
+            assert answer.json() == oracle.reviewer_summary(reviews, reviewer, None, None)
+    assert "unhandled" not in server.log()
+
+
+# 2c. More requests than connections -------------------------------------------------------
+
+
+def assert_overloaded(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/overloaded"
+    assert response.headers["retry-after"].isdigit()
+
+
+def waiting_for_a_connection(client: httpx.Client) -> float:
+    """reviews_api_db_pool_waiting: requests in line for a connection (sampled each second)."""
+    return metric_value(client.get("/metrics").text, "reviews_api_db_pool_waiting")
+
+
+def test_a_full_line_is_answered_overloaded_at_once_and_readiness_does_not_queue(
+    login: tuple[str, str], serve: Serve, postgres_admin_url: str, api_database: ThrowawayDatabase
+) -> None:
+    """Two connections held by queries waiting for a lock, two requests in line (the most
+    DB_QUEUE_MAX allows): the next request is refused at once as overloaded, not as a
+    database outage, while /health/ready answers 200 at once on its own connection."""
+    role, login_url = login
+    server = serve(
+        login_url,
+        CACHE_ENTRIES="0",
+        DB_POOL_MAX="2",
+        DB_QUEUE_MAX="2",
+        DB_QUEUE_WAIT_MS="60000",
+        DB_STATEMENT_TIMEOUT_MS="0",
+        DB_COMMAND_TIMEOUT_S="30",
+    )
+    with server.client() as client:
+        assert client.get(PRODUCT).status_code == 200
+        # The pool outside the lock: its exit waits for the requests the lock holds up.
+        with ThreadPoolExecutor(4) as pool, reviews_locked(api_database.owner_url):
+            in_flight = [pool.submit(client.get, PRODUCT) for _ in range(4)]
+            wait_until(
+                lambda: sessions_waiting_for_a_lock(postgres_admin_url, role) == 2,
+                5,
+                "two queries wait for the lock",
+            )
+            wait_until(lambda: waiting_for_a_connection(client) == 2, 5, "two requests in line")
+            refused, refused_s = timed_get(client, PRODUCT)
+            ready, ready_s = timed_get(client, "/health/ready")
+            exposition = client.get("/metrics").text
+        assert_overloaded(refused)
+        assert refused_s < 0.5
+        assert ready.status_code == 200, ready.text
+        assert ready_s < 0.5
+        # The lock is gone: those held up and those in line are all answered.
+        assert [future.result().status_code for future in in_flight] == [200] * 4
+    wait_until(
+        lambda: (
+            metric_value(
+                client_metrics(server), "reviews_api_db_queue_refused_total", reason="full"
+            )
+            == 1
+        ),
+        5,
+        "the refusal counted",
+    )
+    assert metric_value(exposition, "reviews_api_requests_total", status="503") == 1
+
+
+def client_metrics(server: RunningServer) -> str:
+    with server.client() as client:
+        return client.get("/metrics").text
+
+
+def test_a_request_waits_for_a_connection_at_most_the_limit(
+    login: tuple[str, str], serve: Serve, postgres_admin_url: str, api_database: ThrowawayDatabase
+) -> None:
+    """A request waits at most DB_QUEUE_WAIT_MS for a connection, then is refused as
+    overloaded; the query holding the connection is answered when it can be."""
+    role, login_url = login
+    server = serve(
+        login_url,
+        CACHE_ENTRIES="0",
+        DB_POOL_MAX="1",
+        DB_QUEUE_WAIT_MS="300",
+        DB_STATEMENT_TIMEOUT_MS="0",
+        DB_COMMAND_TIMEOUT_S="30",
+    )
+    with server.client() as client:
+        assert client.get(PRODUCT).status_code == 200
+        with ThreadPoolExecutor(1) as pool, reviews_locked(api_database.owner_url):
+            held = pool.submit(client.get, PRODUCT)
+            wait_until(
+                lambda: sessions_waiting_for_a_lock(postgres_admin_url, role) == 1,
+                5,
+                "the query waits for the lock",
+            )
+            waited, waited_s = timed_get(client, PRODUCT)
+        assert_overloaded(waited)
+        assert 0.3 <= waited_s < 0.3 + 1
+        assert held.result().status_code == 200
 
 
 # 3. Abusive input -------------------------------------------------------------------------

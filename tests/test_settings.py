@@ -29,6 +29,9 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud': expected one of"),
         ({"DATABASE_URL": "mysql://x/y"}, "unsupported scheme 'mysql'"),
         ({"DATABASE_URL": "sqlite://relative.db"}, "a SQLite URL is sqlite:///"),
+        ({"DB_QUEUE_MAX": "-1"}, "DB_QUEUE_MAX=-1 is outside 0..1000000"),
+        ({"DB_QUEUE_WAIT_MS": "0"}, "DB_QUEUE_WAIT_MS=0 is outside 1..600000"),
+        ({"DB_QUEUE_WAIT_MS": "1s"}, "DB_QUEUE_WAIT_MS='1s' is not a whole number"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:

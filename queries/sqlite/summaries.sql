@@ -5,7 +5,9 @@
 -- Date bounds are half-open on "unixReviewTime" (UTC midnight of the review day):
 --   unixReviewTime >= unixepoch(date_from) AND unixReviewTime < unixepoch(date_to, '+1 day')
 -- so the range is inclusive of both days and stays an index range scan. A NULL bound falls
--- back to a constant outside any possible date (0001-01-01 and 10000-01-01).
+-- back to the extreme of a 64-bit integer, so an open end takes every stored row as
+-- PostgreSQL does, even one whose time is no date SQLite or the service can represent
+-- (date() is then NULL, which the service answers like PostgreSQL: 502).
 -- average_rating is sum / count in double precision, the exact mean, NULL when no review.
 --
 -- Votes: the file may be a copy of the original database that `reviews-api load` never
@@ -27,8 +29,8 @@ WITH product_reviews AS (
     FROM "reviews" AS r
     WHERE
         r."productID" = :product_id
-        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -62135596800)
-        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 253402300800)
+        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 9223372036854775807)
 )
 
 SELECT
@@ -70,8 +72,8 @@ WITH reviewer_reviews AS (
     FROM "reviews" AS r
     WHERE
         r."reviewerID" = :reviewer_id
-        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -62135596800)
-        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 253402300800)
+        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 9223372036854775807)
 ),
 
 latest_name AS (
