@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from conftest import RunningServer, send_raw, start_server, stop_server
 from postgres_server import ThrowawayDatabase
+from review_rows import generate_reviews, write_postgres
 
 DATA = "/v1/products/ENDS/reviews/summary"
 KEY = "observability-test-key"
@@ -108,13 +109,29 @@ SECRET_HEADERS = {
 def test_no_secret_reaches_the_log_when_a_request_fails(
     make_database: Callable[[], ThrowawayDatabase], tmp_path: Path
 ) -> None:
-    """A broken grant (the service's login may no longer read the views) makes readiness and
-    every summary fail in a way the service does not expect: a 500, logged with its
+    """A broken deployment of the SQL (views that divide by zero: an error class the service
+    does not expect) makes readiness and every summary fail: a 500, logged with its
     traceback. Sanic's own error handler would log the URL, query string and all; whatever
-    is logged, no query string, key or header value may be in it."""
+    is logged, no query string, key or header value may be in it. (A revoked grant, the
+    previous way to force this, is now a 503 of its own: test_postgres_setup.py.)"""
     database = make_database()
+    write_postgres(database.owner_url, generate_reviews())
     with psycopg.connect(database.owner_url, autocommit=True) as owner:
-        owner.execute("REVOKE SELECT ON ALL TABLES IN SCHEMA review_api FROM reviews_reader")
+        owner.execute(
+            "INSERT INTO public.data_loads (source_name, source_checksum, row_count, started_at)"
+            " VALUES ('broken', 'broken', 0, now())"
+        )
+        for view, column, broken_column in (
+            # Same names and types (smallint / smallint stays smallint), an error when read.
+            ("reviews", "r.overall AS", "(r.overall / 0::smallint) AS"),
+            ("data_loads", "FROM data_loads l", "FROM data_loads l WHERE l.load_id / 0 > 0"),
+        ):
+            row = owner.execute(
+                "SELECT pg_get_viewdef(%s::regclass)", (f"review_api.{view}",)
+            ).fetchone()
+            assert row is not None and column in row[0]
+            broken = row[0].replace(column, broken_column, 1)
+            owner.execute(f"CREATE OR REPLACE VIEW review_api.{view} AS {broken}")
     server = start_server(
         database.reader_url,
         tmp_path / "server.log",
