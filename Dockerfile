@@ -1,11 +1,15 @@
 # syntax=docker/dockerfile:1
 # The reviews-api image: `serve` (the default), `migrate`, `load`; see
-# scripts/docker-entrypoint.sh and compose.yaml.  Build: docker build -t reviews-api .
+# scripts/docker-entrypoint.sh and compose.yaml.  Build: make image (scripts/container-image).
 # It holds no database, no tests and no configuration: everything is set through the
 # environment at run time (README, "Configuration").
 
+# The Python both stages run on. Only where no registry answers: a stand-in built from
+# Debian's packages (scripts/container-base), e.g. via `make image BASE_IMAGE=...`.
+ARG BASE_IMAGE=python:3.11-slim
+
 # ---- build: a virtual environment with the pinned runtime dependencies ----------------
-FROM python:3.11-slim AS build
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -25,13 +29,17 @@ ENV PATH=/opt/venv/bin:$PATH
 # versions of constraints.txt: the ones the tests ran with.
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
-RUN mkdir service && touch service/__init__.py \
+# build_ca: a CA bundle pip must trust where downloads pass a TLS-intercepting proxy
+# (scripts/container-image lends it as a secret: it is never stored in a layer).
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+    && mkdir service && touch service/__init__.py \
     && pip install --constraint constraints.txt --editable . \
     && rm -rf service
 
 # ---- runtime ---------------------------------------------------------------------------
 # The same base as the build stage: the venv's python is a link to its interpreter.
-FROM python:3.11-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 # A system user with a fixed numeric uid/gid (10001), so Kubernetes' runAsNonRoot can
 # check it. The code below stays owned by root: the service cannot modify itself.
