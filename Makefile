@@ -73,11 +73,11 @@ container-tools: ## As root where no Docker engine answers: podman and mmdebstra
 container-base: ## As root where no registry answers: stand-in base images (README)
 	scripts/container-base
 
-compose-up: ## db, migrate, api with Docker Compose (needs .env: see .env.example)
-	docker compose up --detach --build --wait
+compose-up: install image ## db, migrate, api with Compose (needs .env: see .env.example)
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose up
 
-compose-load: ## Load ./data/$$REVIEWS_SOURCE into the compose database
-	docker compose --profile load run --rm load
+compose-load: install ## Load $REVIEWS_DATA_DIR/$REVIEWS_SOURCE into the compose database
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose load
 
-compose-down: ## Stop the compose services (keeps the database volume)
-	docker compose down
+compose-down: install ## Stop the compose services (keeps the database volume)
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose down
