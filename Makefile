@@ -33,7 +33,8 @@ data: $(DEV_DB) ## Build the development SQLite database if it is missing
 run: install data ## Serve the API on the development database (http://127.0.0.1:8000)
 	$(BIN)/reviews-api serve
 
-test: install ## Run the test suite (needs a PostgreSQL server; see README)
+# CI (root, a fresh clone, CI=true) installs the container engine the image tests need.
+test: install $(if $(filter true,$(CI)),container-tools) ## Run the test suite (needs a PostgreSQL server; see README)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL

@@ -1,5 +1,5 @@
-"""The container image and the Compose deployment, held to their rules without a Docker
-engine (there is none where the tests run).
+"""The container image and the Compose deployment, held to their rules without running a
+container (test_container_image.py and test_compose_stack.py build and run them for real).
 
 The Dockerfile, .dockerignore, compose.yaml and .env.example are read and checked; the
 entry point the image runs (scripts/docker-entrypoint.sh) is run outside a container for
