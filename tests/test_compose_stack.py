@@ -267,4 +267,5 @@ def test_the_stand_in_postgres_starts_as_the_official_image_does(tmp_path: Path)
         state = run_engine("inspect", "--format", "{{.State.ExitCode}}", container)
         assert state.stdout.strip() == "0"
     finally:
-        run_engine("rm", "--force", container, check=False)
+        # --volumes: the image's anonymous volume (its VOLUME $PGDATA) too.
+        run_engine("rm", "--force", "--volumes", container, check=False)
