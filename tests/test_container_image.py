@@ -308,7 +308,7 @@ def test_serve_answers_as_the_oracle(served: Served, reviews: list[Review], kind
 
 def test_serve_runs_as_the_service_uid_on_a_read_only_root(served: Served) -> None:
     assert run_engine("exec", served.container, "id", "-u").stdout.strip() == SERVICE_UID
-    write = run_engine("exec", served.container, "touch", "/app/service/x", check=False)
+    write = run_engine("exec", served.container, "touch", "/app/x", check=False)
     assert write.returncode != 0
     assert "Read-only file system" in write.stderr
     run_engine("exec", served.container, "touch", "/tmp/x")  # the one writable place
