@@ -16,26 +16,34 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# Layout: the service finds queries/ and migrations/ beside its package (PROJECT_ROOT in
-# service/settings.py is the parent of service/), so the image keeps the repository's
-# layout under /app and installs the project in editable mode: the venv only records that
-# the `service` package lives in /app/service, and the runtime stage puts service/,
-# queries/ and migrations/ there, side by side (PROJECT_ROOT=/app). A regular install
-# would put `service` in site-packages, away from its SQL.
+# A regular install, as a user's: the SQL of queries/ and migrations/ travels inside the
+# package (service.sql_queries, service.sql_migrations; pyproject.toml), so the venv holds
+# everything the service runs and the runtime stage needs no source tree.
 #
-# The install needs only the metadata (pyproject.toml, README.md for its readme field) and
-# a placeholder package, so this layer (the dependencies) is rebuilt only when they change,
-# not on every change of the code. The runtime dependencies only, never `[dev]`, at the
-# versions of constraints.txt: the ones the tests ran with.
-WORKDIR /app
+# First the dependencies alone: they need only the metadata (pyproject.toml, README.md for
+# its readme field) and placeholder packages, so this layer is rebuilt only when they
+# change, not on every change of the code. The runtime dependencies only, never `[dev]`,
+# at the versions of constraints.txt: the ones the tests ran with.
+WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 # build_ca: a CA bundle pip must trust where downloads pass a TLS-intercepting proxy
-# (scripts/container-image lends it as a secret: it is never stored in a layer).
+# (scripts/container-image lends it as a secret: it is never stored in a layer). Both
+# installs need it: the first downloads the dependencies, each builds the wheel with a
+# setuptools it downloads.
 RUN --mount=type=secret,id=build_ca \
     if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
-    && mkdir service && touch service/__init__.py \
-    && pip install --constraint constraints.txt --editable . \
-    && rm -rf service
+    && mkdir service queries migrations \
+    && touch service/__init__.py queries/__init__.py migrations/__init__.py \
+    && pip install --constraint constraints.txt . \
+    && pip uninstall --yes reviews-api \
+    && rm -rf service queries migrations build
+# Then the project itself, its SQL included.
+COPY service ./service
+COPY queries ./queries
+COPY migrations ./migrations
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+    && pip install --no-deps --constraint constraints.txt . && rm -rf build
 
 # ---- runtime ---------------------------------------------------------------------------
 # The same base as the build stage: the venv's python is a link to its interpreter.
@@ -53,16 +61,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8000
 
+# Only what runs: the venv (the package, its SQL, its bytecode compiled by pip as root, so
+# read-only for the service) and the entry point.
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# Only what runs: the package, the SQL it loads (queries/), the SQL of `migrate` and of
-# `load --target` (migrations/), and the entry point.
-COPY service ./service
-COPY queries ./queries
-COPY migrations ./migrations
 COPY --chmod=0755 scripts/docker-entrypoint.sh ./scripts/docker-entrypoint.sh
-# Bytecode now, as root: /app is read-only for the service at run time.
-RUN python -m compileall -q service
 
 USER 10001:10001
 EXPOSE 8000

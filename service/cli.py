@@ -3,6 +3,7 @@
     reviews-api serve                     configured by the environment (README)
     reviews-api migrate [apply|rollback|list|break-lock] [--database-url URL]
     reviews-api load --source FILE [--database-url URL | --target sqlite:///PATH]
+                     [--on-bad-row fail|skip --rejects FILE] [--wait-timeout SECONDS]
     reviews-api index --database-url sqlite:///PATH
 
 `migrate` and `load` connect with an owner login: --database-url, defaulting to
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+from . import __version__
 from .settings import Settings, SettingsError, sqlite_path_from_url
 
 Command = Callable[[argparse.Namespace], int]
@@ -52,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_parser = commands.add_parser(
@@ -86,6 +89,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     load_parser.add_argument(
         "--target", help="sqlite:///PATH: write a development SQLite file instead of PostgreSQL"
+    )
+    load_parser.add_argument(
+        "--on-bad-row",
+        choices=["fail", "skip"],
+        default="fail",
+        help="fail: the first bad row stops the load (default); skip: load the good rows and "
+        "list the bad ones in --rejects",
+    )
+    load_parser.add_argument(
+        "--rejects",
+        type=Path,
+        help="with --on-bad-row skip: the file listing each skipped row (JSON lines: source, "
+        "line or index, reason)",
+    )
+    load_parser.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="PostgreSQL: how long to wait for readers (old snapshots before publishing, "
+        "locks while publishing) before giving up (default: 300)",
     )
     _add_owner_url(load_parser)
     load_parser.set_defaults(run=_load)
@@ -122,12 +146,17 @@ def _serve(arguments: argparse.Namespace) -> int:
     from sanic.worker.loader import AppLoader
 
     from .app import create_app
+    from .database import load_queries
 
     if settings.dialect == "sqlite" and not settings.sqlite_path.is_file():
         raise SettingsError(
             f"SQLite database {settings.sqlite_path} does not exist; build it with "
             "`make data` or set DATABASE_URL to an existing file"
         )
+    try:
+        load_queries(settings.dialect)  # before any worker starts: an incomplete install
+    except Exception as error:  # aiosql's and the file system's errors: all fatal
+        raise CommandError(f"cannot read the service's SQL queries: {error}") from error
     # Workers are separate processes that rebuild the app from this loader.
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
@@ -140,12 +169,16 @@ def _serve(arguments: argparse.Namespace) -> int:
         motd=False,
         single_process=single,
     )
-    if single:
-        # One process that owns its socket: on SIGTERM it stops accepting at once, and
-        # a signal during start-up is honoured (Sanic's worker manager can miss it).
-        Sanic.serve_single(primary=app)
-    else:
-        Sanic.serve(primary=app, app_loader=loader)
+    try:
+        if single:
+            # One process that owns its socket: on SIGTERM it stops accepting at once, and
+            # a signal during start-up is honoured (Sanic's worker manager can miss it).
+            Sanic.serve_single(primary=app)
+        else:
+            Sanic.serve(primary=app, app_loader=loader)
+    except Exception as error:  # logged by Sanic with its traceback
+        # A start-up that failed (a listener raised) must not look like a clean stop.
+        raise CommandError(f"the server stopped on an error: {error}") from error
     return 0
 
 
@@ -193,16 +226,31 @@ def _migrate(arguments: argparse.Namespace) -> int:
 def _load(arguments: argparse.Namespace) -> int:
     from . import loader
 
+    if arguments.rejects is not None and arguments.on_bad_row != "skip":
+        raise CommandError("--rejects goes with --on-bad-row skip")
+    if arguments.on_bad_row == "skip" and arguments.rejects is None:
+        raise CommandError("--on-bad-row skip needs --rejects FILE, where the skipped rows go")
+    wait_s = arguments.wait_timeout
+    if wait_s is not None and not 0 < wait_s <= 86_400:
+        raise CommandError("--wait-timeout takes seconds, above 0 and at most 86400")
+    options = loader.LoadOptions(
+        on_bad_row=arguments.on_bad_row,
+        rejects=arguments.rejects,
+        wait_s=loader.DEFAULT_WAIT_S if wait_s is None else wait_s,
+    )
     try:
         if arguments.target:
             if not arguments.target.startswith("sqlite:///"):
                 raise CommandError("--target takes a sqlite:///PATH URL")
             report = loader.load_into_sqlite(
-                arguments.source, sqlite_path_from_url(arguments.target), progress=sys.stderr
+                arguments.source,
+                sqlite_path_from_url(arguments.target),
+                progress=sys.stderr,
+                options=options,
             )
         else:
             report = loader.load_into_postgres(
-                arguments.source, _owner_url(arguments), progress=sys.stderr
+                arguments.source, _owner_url(arguments), progress=sys.stderr, options=options
             )
     except loader.LoadError as error:
         raise CommandError(str(error)) from error

@@ -23,9 +23,9 @@ import aiosql
 import aiosqlite
 import asyncpg
 
-from .settings import PROJECT_ROOT, Settings
+from .settings import Settings
+from .sql_files import MissingSQL, queries_dir
 
-QUERIES_DIR = PROJECT_ROOT / "queries"
 # Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
 RECONNECT_INTERVAL_S = 1.0
 # The loader's switch transaction notifies this channel with the new load id.
@@ -93,7 +93,11 @@ def _ignore_query(query_name: str, seconds: float) -> None:
 def load_queries(dialect: str) -> Any:
     """The aiosql query set of a dialect (`sqlite` or `postgres`)."""
     driver = {"sqlite": "aiosqlite", "postgres": "asyncpg"}[dialect]
-    return aiosql.from_path(QUERIES_DIR / dialect, driver)
+    folder = queries_dir(dialect)
+    queries = aiosql.from_path(folder, driver)
+    if not queries.available_queries:  # never serve from an installation without its SQL
+        raise MissingSQL(f"no queries in {folder}: this installation of reviews-api is incomplete")
+    return queries
 
 
 async def open_store(settings: Settings) -> ReviewStore:
@@ -108,6 +112,9 @@ class _QueryStore:
 
     dialect: ClassVar[str]
     unavailable_errors: ClassVar[tuple[type[BaseException], ...]]
+    # The database refused the service's login a right: an operator must act (logged at
+    # ERROR); for the client, like any database that cannot answer, a 503.
+    permission_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self) -> None:
         self._queries = load_queries(self.dialect)
@@ -166,6 +173,8 @@ class _QueryStore:
         self._in_flight += 1
         try:
             return await self._execute(query_name, arguments)
+        except self.permission_errors as error:
+            raise _permission_denied(error) from error
         except self.unavailable_errors as error:
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
         finally:
@@ -197,7 +206,11 @@ class SQLiteStore(_QueryStore):
         # mode=ro: the service never writes, and never creates a file by accident.
         connection = await aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True)
         connection.row_factory = aiosqlite.Row
-        return cls(connection)
+        try:
+            return cls(connection)
+        except BaseException:
+            await connection.close()  # its thread would keep a failed start-up alive
+            raise
 
     async def close(self) -> None:
         await self._connection.close()
@@ -231,6 +244,11 @@ class PostgresStore(_QueryStore):
         asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError,
         asyncpg.ConnectionDoesNotExistError,
+    )
+    # No right on a schema, table or function (42501); a login refused (28000, 28P01).
+    permission_errors = (
+        asyncpg.InsufficientPrivilegeError,
+        asyncpg.InvalidAuthorizationSpecificationError,
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -425,5 +443,19 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
             statement_cache_size=settings.db_statement_cache_size,
             reset=_leave_session_alone,
         )
+    except PostgresStore.permission_errors as error:
+        raise _permission_denied(error) from error
     except PostgresStore.unavailable_errors as error:
         raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+
+
+def _permission_denied(error: BaseException) -> DatabaseUnavailable:
+    """Log (ERROR: someone must grant a right) a refusal of the service's login."""
+    logger.error(
+        "the database refused the service's login: %s: %s. The login of DATABASE_URL must be "
+        "a member of reviews_reader, with CONNECT on the database (deploy/postgres-setup.sql "
+        "sets both up); answering 503 meanwhile",
+        type(error).__name__,
+        error,
+    )
+    return DatabaseUnavailable(f"permission denied: {error}")

@@ -4,17 +4,23 @@ PostgreSQL: an atomic full replacement
 --------------------------------------
 The live table is never written to. Rows are copied into a staging table, indexed and
 vacuumed there, and only then swapped in, in one short transaction, by the procedures of
-migrations/postgres/0006.loader-procedures.sql (queries/loader/postgres/load.sql drives
-them). So readers see the old data or the new, never a mix and never an empty table; any
-failure before the swap (a bad row, a killed process, a lost connection) leaves the old
-data live and at most a staging table behind, which the next load drops; and loading the
-same file twice leaves one copy, as each load is a replacement.
+migrations/postgres/0006.loader-procedures.sql, 0007 and 0008 (queries/loader/postgres/
+load.sql drives them). So readers see the old data or the new, never a mix and never an
+empty table; any failure before the swap (a bad row, a killed process, a lost connection)
+leaves the old data live and at most a staging table behind, which the next load drops;
+and loading the same file twice leaves one copy, as each load is a replacement. Where the
+load waits for readers (all-visible rows before the swap, the swap's locks), each wait is
+bounded and never stalls their queries for long: service/publishing.py.
 
-One load at a time: a session advisory lock, taken first and released with the
-connection, so a killed loader cannot leave it stuck. The connection is the owner login
-given to the command, with `statement_timeout` off for this session only (building the
-indexes of a large load can outlast an interactive timeout). It needs a real session, so
-it goes to PostgreSQL itself, not through pgbouncer in transaction mode.
+One load at a time: review_admin.load_lock, locked in a transaction of a session that does
+nothing else (so it holds no snapshot that would keep VACUUM from marking the new rows
+all-visible) and released with that session, so a killed loader cannot leave it stuck.
+Only the owner may lock it: a reader cannot hold loads up. Every session is the owner
+login given to the command, with `statement_timeout` and
+`idle_in_transaction_session_timeout` off for it (index builds of a large load, the lock's
+long transaction), and `client_connection_check_interval` on, so the server ends it soon
+after the loader is killed. It needs real sessions, so it goes to PostgreSQL itself, not
+through pgbouncer in transaction mode.
 
 Speed. Rows travel by binary COPY (asyncpg's `copy_records_to_table`), one COPY per batch
 of the source. While PostgreSQL digests one batch, a worker thread reads and checks the
@@ -24,7 +30,7 @@ cost of a load, and it holds the GIL, so a large SQLite source is split into
 each of the others reads and copies it on a connection of its own. Indexes are built once
 after the copy, which is several times faster than maintaining them, and on `SESSIONS`
 connections at once, one index each (migrations/postgres/0007). The extra sessions and
-processes need no lock of their own: they only touch the staging table of the session that
+processes need no lock of their own: they only touch the staging table of the load that
 holds it, between its creation and the swap; and a copying process ends with the loader
 (on Linux even when the loader is killed), so a killed load leaves no session behind.
 
@@ -46,10 +52,10 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import aclosing, asynccontextmanager, suppress
+from contextlib import aclosing, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -59,11 +65,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiosql
 import asyncpg
+import orjson
 
-from .settings import PROJECT_ROOT
+from .publishing import (
+    ReadersInTheWay,
+    describe_sessions,
+    publish_with_retries,
+    wait_until_all_visible,
+)
 from .sources import (
     COLUMNS,
     Batches,
+    Reject,
+    Rejected,
     Review,
     Source,
     SourceError,
@@ -73,10 +87,8 @@ from .sources import (
     path_uri,
     sqlite_queries,
 )
+from .sql_files import migrations_dir, queries_dir
 
-LOADER_QUERIES_DIR = PROJECT_ROOT / "queries" / "loader"
-SQLITE_SCHEMA_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "schema.sql"
-SQLITE_INDEXES_SQL = PROJECT_ROOT / "migrations" / "sqlite" / "indexes.sql"
 STAGING_SCHEMA = "review_admin"
 STAGING_TABLE = "reviews_staging"
 APPLICATION_NAME = "reviews-api load"
@@ -96,7 +108,17 @@ PARALLEL_COPY_MIN_ROWS = 200_000
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PROGRESS_INTERVAL_S = 1.0
 PROGRESS_POLL_S = 0.2  # how often the loader looks at the copying processes' row count
+# How long a load waits for readers before giving up (--wait-timeout): longer than the
+# idle_in_transaction_session_timeout the set-up script gives readers (2 min), so that a
+# reader idle in a transaction never makes a load fail; the API meanwhile waits at most
+# 200 ms every couple of seconds (service/publishing.py).
+DEFAULT_WAIT_S = 300.0
 STILL_LIVE = "the previous data is still live"
+NOW_LIVE = "the new data is live"
+# A connection lost around the publish's COMMIT leaves it unknown whether it committed.
+CHECK_DATA_LOADS = (
+    "whether the new data went live is unknown: the latest row of review_api.data_loads says"
+)
 
 
 class LoadError(Exception):
@@ -112,9 +134,12 @@ class LoadReport:
     rows: int
     seconds: float
     load_id: int | None = None
+    rejected: int | None = None  # bad rows skipped (None: bad rows fail the load)
+    rejects: Path | None = None
 
     def summary(self) -> str:
-        """One line: rows, time, rate, target and, for PostgreSQL, the new data version."""
+        """One line: rows, time, rate, target, for PostgreSQL the new data version, and
+        the bad rows skipped."""
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
         line = (
             f"loaded {self.rows:,} rows from {self.source.name} into {self.target} "
@@ -122,7 +147,62 @@ class LoadReport:
         )
         if self.load_id is not None:
             line += f"; data version (load_id) {self.load_id}"
+        if self.rejected is not None:
+            line += f"; skipped {self.rejected:,} bad rows, listed in {self.rejects}"
         return line
+
+
+class RejectsFile:
+    """The bad rows a load skipped (--on-bad-row skip): one JSON object a line, with the
+    source, the line (dumps) or index (SQLite files) and the reason. A context manager; a
+    `Reject` callback."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        try:
+            self._file = path.open("w", encoding="utf-8")
+        except OSError as error:
+            raise LoadError(f"cannot write the rejects file {path}: {error.strerror}") from error
+
+    def __call__(self, rejected: Rejected) -> None:
+        # default=repr: a SQLite index may be a blob or a float, not only a JSON value.
+        line = orjson.dumps(rejected.record(), default=repr)
+        self._file.write(line.decode() + "\n")
+        self.count += 1
+
+    def part_path(self, number: int) -> Path:
+        """Where copying process `number` lists its bad rows (appended at the end)."""
+        return self.path.with_name(f".{self.path.name}.part{number}")
+
+    def append_parts(self, paths: list[Path | None]) -> None:
+        """Append the copying processes' lists, in order, and remove them."""
+        for path in paths:
+            if path is None or not path.exists():
+                continue
+            with path.open(encoding="utf-8") as part:
+                for line in part:
+                    self._file.write(line)
+                    self.count += 1
+            path.unlink()
+
+    def __enter__(self) -> RejectsFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._file.close()
+
+
+@contextmanager
+def _rejects_file(options: LoadOptions) -> Iterator[RejectsFile | None]:
+    """The rejects file when bad rows are skipped, else None."""
+    if options.on_bad_row != "skip":
+        yield None
+        return
+    if options.rejects is None:
+        raise LoadError("--on-bad-row skip needs --rejects FILE, where the skipped rows go")
+    with RejectsFile(options.rejects) as rejects:
+        yield rejects
 
 
 class Progress:
@@ -152,15 +232,36 @@ class Progress:
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """How a load treats bad rows and readers."""
+
+    # "fail": the first bad row stops the load; "skip": bad rows are left out and listed,
+    # one JSON object a line, in `rejects`.
+    on_bad_row: str = "fail"
+    rejects: Path | None = None
+    # How long a load waits for readers, at each of the two points where it must
+    # (service/publishing.py), before it gives up with the previous data live.
+    wait_s: float = DEFAULT_WAIT_S
+
+
 def load_into_postgres(
-    source: Path, database_url: str, *, progress: TextIO | None = None
+    source: Path,
+    database_url: str,
+    *,
+    progress: TextIO | None = None,
+    options: LoadOptions | None = None,
 ) -> LoadReport:
     """Replace the review data of the database at `database_url` (an owner login) with the
     rows of `source`, atomically; LoadError (previous data untouched) on any failure."""
     started = time.perf_counter()
+    options = options or LoadOptions()
     try:
         reader = open_source(source)
-        published = asyncio.run(_load_into_postgres(reader, database_url, progress))
+        with _rejects_file(options) as rejects:
+            published = asyncio.run(
+                _load_into_postgres(reader, database_url, progress, options, rejects)
+            )
     except SourceError as error:
         raise LoadError(f"{error}; {STILL_LIVE}") from error
     return LoadReport(
@@ -169,6 +270,8 @@ def load_into_postgres(
         rows=published.rows,
         seconds=time.perf_counter() - started,
         load_id=published.load_id,
+        rejected=None if rejects is None else rejects.count,
+        rejects=options.rejects,
     )
 
 
@@ -180,106 +283,168 @@ class _Published:
 
 
 async def _load_into_postgres(
-    source: Source, database_url: str, stream: TextIO | None
+    source: Source,
+    database_url: str,
+    stream: TextIO | None,
+    options: LoadOptions,
+    rejects: RejectsFile | None,
 ) -> _Published:
-    """Drive the load protocol of migrations/postgres/0006 on one owner connection."""
+    """Drive the load protocol of migrations/postgres/0006 (and 0007, 0008): the load lock
+    on a session of its own, the work on `SESSIONS` others."""
     queries = _postgres_queries()
     started_at = datetime.now(UTC)
-    connection = await _connect(database_url)
-    helpers: list[asyncpg.Connection] = []
+    progress = Progress(stream)
+    lock_session = await _connect(database_url)
+    sessions: list[asyncpg.Connection] = []
     try:
-        await _take_load_lock(connection, queries)
+        await _take_load_lock(lock_session, queries)
         # Hashing the file (hashlib releases the GIL) overlaps the copy.
         checksum = asyncio.create_task(asyncio.to_thread(file_sha256, source.path))
-        for _ in range(SESSIONS - 1):
-            helpers.append(await _connect(database_url))
-        sessions = [connection, *helpers]
+        for _ in range(SESSIONS):
+            sessions.append(await _connect(database_url))
+        connection = sessions[0]
         async with _step("creating the staging table", stream):
             await queries.create_staging_table(connection)
         parts = source.split(COPY_PROCESSES, PARALLEL_COPY_MIN_ROWS)
         if len(parts) > 1:
             rows = await _copy_in_processes(
-                connection, source, parts, database_url, Progress(stream)
+                connection, source, parts, database_url, progress, rejects
             )
         else:
-            rows = await _copy_rows(connection, source, Progress(stream))
+            rows = await _copy_rows(connection, source, progress, rejects)
         async with _step("indexing the staged rows", stream):
+            copy_end_xid = str(await queries.copy_end_xid(connection))
             await _build_indexes(sessions, queries)
         async with _step("vacuuming and analysing the staged rows", stream):
             await queries.vacuum_staging_table(connection)
+            await _readers_permitting(
+                wait_until_all_visible(
+                    connection, queries, copy_end_xid, options.wait_s, progress.say
+                )
+            )
         source_checksum = await checksum
-        async with _step("publishing the staged rows", stream):
-            await queries.publish_staging_table(
-                connection,
-                source_name=source.path.name,
-                source_checksum=source_checksum,
-                expected_rows=rows,
-                started_at=started_at,
+
+        async def lock_still_held() -> None:
+            await queries.load_lock_alive(lock_session)
+
+        async with _step("publishing the staged rows", stream, lost_outcome=CHECK_DATA_LOADS):
+            await _readers_permitting(
+                publish_with_retries(
+                    connection,
+                    queries,
+                    options.wait_s,
+                    progress.say,
+                    lock_still_held,
+                    source_name=source.path.name,
+                    source_checksum=source_checksum,
+                    expected_rows=rows,
+                    started_at=started_at,
+                )
             )
         # Published: from here on the new data is live, whatever happens.
-        async with _step("reading back the new data version", None, published=True):
+        async with _step("reading back the new data version", None, outcome=NOW_LIVE):
             load_id = int(await queries.latest_load_id(connection))
             database = str(await queries.database_name(connection))
+        await _drop_retired_table(connection, queries, progress)
     finally:
-        await asyncio.gather(*(_close(helper) for helper in helpers))
-        await _close(connection)
+        await asyncio.gather(*(_close(session) for session in sessions))
+        await _close(lock_session)
     return _Published(load_id=load_id, rows=rows, database=database)
+
+
+async def _readers_permitting(waiting: Any) -> None:
+    """Await `waiting` (service/publishing.py), its ReadersInTheWay a LoadError."""
+    try:
+        await waiting
+    except ReadersInTheWay as error:
+        raise LoadError(f"{error}; {STILL_LIVE}") from error
+
+
+async def _drop_retired_table(
+    connection: asyncpg.Connection, queries: Any, progress: Progress
+) -> None:
+    """The previous rows, dropped after the commit; left for the next load if that fails
+    (the new data is live either way)."""
+    try:
+        await queries.drop_retired_table(connection)
+    except (asyncpg.PostgresError, OSError, TimeoutError, asyncpg.InterfaceError) as error:
+        progress.say(
+            f"warning: the previous rows (review_admin.reviews_retired) were not dropped "
+            f"({error}); the next load drops them"
+        )
 
 
 @cache
 def _postgres_queries() -> Any:
-    return aiosql.from_path(LOADER_QUERIES_DIR / "postgres", "asyncpg")
+    return aiosql.from_path(queries_dir("loader", "postgres"), "asyncpg")
 
 
 async def _connect(database_url: str) -> asyncpg.Connection:
+    """An owner session for the load: no statement or idle-in-transaction timeout (index
+    builds of a large load, the load lock's long transaction), and a server that notices
+    when the loader is killed."""
     try:
-        return await asyncpg.connect(
+        connection = await asyncpg.connect(
             database_url,
             timeout=CONNECT_TIMEOUT_S,
-            server_settings={"statement_timeout": "0", "application_name": APPLICATION_NAME},
+            server_settings={
+                "statement_timeout": "0",
+                "idle_in_transaction_session_timeout": "0",
+                "application_name": APPLICATION_NAME,
+            },
         )
     except (OSError, TimeoutError, ValueError, asyncpg.PostgresError) as error:
         # asyncpg's configuration errors are ValueErrors; refused logins PostgresErrors.
         raise LoadError(
             f"cannot connect to PostgreSQL at {_without_password(database_url)}: {error}"
         ) from error
+    async with _step("preparing a session", None):
+        await _postgres_queries().prepare_session(connection)
+    return connection
 
 
 async def _close(connection: asyncpg.Connection) -> None:
     """Close, or abort when the server does not answer: either way the session (and its
-    advisory lock) ends. Errors here would only hide the one that matters."""
+    load lock) ends. Errors here would only hide the one that matters."""
     with suppress(OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError):
         await connection.close(timeout=CLOSE_TIMEOUT_S)
 
 
-async def _take_load_lock(connection: asyncpg.Connection, queries: Any) -> None:
+async def _take_load_lock(lock_session: asyncpg.Connection, queries: Any) -> None:
+    """Lock review_admin.load_lock in a transaction left open until the session closes
+    (with the load, or the loader's death); LoadError naming the load that holds it."""
     async with _step("taking the load lock", None):
-        if await queries.try_load_lock(connection):
+        await lock_session.execute("BEGIN")
+        try:
+            await queries.take_load_lock(lock_session)
             return
-        holder = await queries.load_lock_holder(connection)
-    who = (
-        f" (PostgreSQL backend pid {holder['pid']}, {holder['application_name']!r}, "
-        f"connected at {holder['backend_start']:%Y-%m-%d %H:%M:%S %Z})"
-        if holder is not None
-        else ""
+        except asyncpg.LockNotAvailableError:
+            await lock_session.execute("ROLLBACK")
+            holders = [row async for row in queries.load_lock_holders(lock_session)]
+    raise LoadError(
+        f"another load is running ({describe_sessions(holders)}); try again when it has finished"
     )
-    raise LoadError(f"another load is running{who}; try again when it has finished")
 
 
 @asynccontextmanager
 async def _step(
-    doing: str, stream: TextIO | None, *, published: bool = False
+    doing: str,
+    stream: TextIO | None,
+    *,
+    outcome: str = STILL_LIVE,
+    lost_outcome: str | None = None,
 ) -> AsyncIterator[None]:
-    """Time one step on `stream`, and turn a database failure into a LoadError naming it."""
+    """Time one step on `stream`, and turn a database failure into a LoadError naming it
+    and saying which data is live after it (`outcome`; `lost_outcome` when the connection
+    was lost)."""
     started = time.perf_counter()
-    outcome = "the new data is live" if published else STILL_LIVE
     try:
         yield
     except asyncpg.PostgresError as error:
         raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
     except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
         raise LoadError(
-            f"lost the connection to PostgreSQL while {doing} ({error}); {outcome}"
+            f"lost the connection to PostgreSQL while {doing} ({error}); {lost_outcome or outcome}"
         ) from error
     if stream is not None:
         print(f"{doing}: {time.perf_counter() - started:.1f} s", file=stream, flush=True)
@@ -294,12 +459,22 @@ def _postgres_reason(error: asyncpg.PostgresError) -> str:
         reason += f" ({detail})"
     if isinstance(error, asyncpg.UniqueViolationError):
         reason += "; the source's index column must be unique"
-    if isinstance(error, asyncpg.UndefinedFunctionError | asyncpg.InvalidSchemaNameError):
+    if isinstance(
+        error,
+        asyncpg.UndefinedFunctionError
+        | asyncpg.InvalidSchemaNameError
+        | asyncpg.UndefinedTableError,
+    ):
         reason += "; is the database migrated? run `reviews-api migrate` first"
     return reason
 
 
-async def _copy_rows(connection: asyncpg.Connection, source: Source, progress: Progress) -> int:
+async def _copy_rows(
+    connection: asyncpg.Connection,
+    source: Source,
+    progress: Progress,
+    rejects: RejectsFile | None,
+) -> int:
     """COPY every batch of `source` into the staging table; the number of rows copied."""
     copied = 0
 
@@ -309,7 +484,7 @@ async def _copy_rows(connection: asyncpg.Connection, source: Source, progress: P
         progress.rows("copied", copied)
         return True
 
-    await _copy_batches(connection, source, count)
+    await _copy_batches(connection, source, count, rejects)
     _check_not_empty(source, copied)
     progress.rows_done("copied", copied)
     return copied
@@ -321,13 +496,19 @@ def _check_not_empty(source: Source, copied: int) -> None:
 
 
 async def _copy_batches(
-    connection: asyncpg.Connection, source: Source, copied: Callable[[int], bool]
+    connection: asyncpg.Connection,
+    source: Source,
+    copied: Callable[[int], bool],
+    reject: Reject | None,
 ) -> int:
     """COPY the batches of `source` into the staging table, calling `copied` with the rows
-    of each; stop early when it returns False. The number of rows copied."""
+    of each; stop early when it returns False. Bad rows go to `reject` when given. The
+    number of rows copied."""
     total = 0
-    async with aclosing(_read_ahead(source.batches())) as batches:
+    async with aclosing(_read_ahead(source.batches(reject))) as batches:
         async for batch in batches:
+            if not batch:  # every row of it was bad, and skipped
+                continue
             try:
                 await connection.copy_records_to_table(
                     STAGING_TABLE, schema_name=STAGING_SCHEMA, columns=COLUMNS, records=batch
@@ -356,11 +537,13 @@ async def _copy_in_processes(
     parts: list[Source],
     database_url: str,
     progress: Progress,
+    rejects: RejectsFile | None,
 ) -> int:
     """COPY the parts of `source` side by side: the first here on `connection`, each other
     one read and copied by a process of its own (spawned: this process has threads, which
     fork does not copy safely). The number of rows copied. The first failure stops the
-    others (after their current batch) and is raised."""
+    others (after their current batch) and is raised. Each process lists its bad rows in a
+    file of its own, appended to `rejects` in the parts' order at the end."""
     progress.say(f"copying in {len(parts)} processes, one part of {source.path.name} each")
     context = multiprocessing.get_context("spawn")
     copied = context.Value("q", 0)  # rows copied by all processes, for progress lines
@@ -379,11 +562,17 @@ async def _copy_in_processes(
             initializer=_start_copy_process,
             initargs=(copied, stop, os.getpid()),
         ) as processes:
-            copies: list[asyncio.Future[int]] = [
-                loop.run_in_executor(processes, _copy_part, part, database_url)
-                for part in parts[1:]
+            part_rejects = [
+                None if rejects is None else rejects.part_path(number)
+                for number in range(1, len(parts))
             ]
-            copies.append(asyncio.ensure_future(_copy_batches(connection, parts[0], count)))
+            copies: list[asyncio.Future[int]] = [
+                loop.run_in_executor(processes, _copy_part, part, database_url, part_path)
+                for part, part_path in zip(parts[1:], part_rejects, strict=True)
+            ]
+            copies.append(
+                asyncio.ensure_future(_copy_batches(connection, parts[0], count, rejects))
+            )
             try:
                 waiting = set(copies)
                 while waiting:
@@ -401,6 +590,9 @@ async def _copy_in_processes(
                 raise
     except BrokenProcessPool as error:
         raise LoadError(f"a process copying rows ended abruptly ({error}); {STILL_LIVE}") from error
+    finally:
+        if rejects is not None:
+            rejects.append_parts(part_rejects)
     total = sum(copy.result() for copy in copies)
     _check_not_empty(source, total)
     progress.rows_done("copied", total)
@@ -422,12 +614,18 @@ def _start_copy_process(copied: Any, stop: Any, loader_pid: int) -> None:
             os._exit(1)
 
 
-def _copy_part(part: Source, database_url: str) -> int:
-    """In a copying process: COPY the rows of `part`; the number copied."""
-    return asyncio.run(_copy_part_on_new_connection(part, database_url))
+def _copy_part(part: Source, database_url: str, rejects_path: Path | None) -> int:
+    """In a copying process: COPY the rows of `part`; the number copied. Bad rows are
+    listed in `rejects_path` when given (skipped), else the first one fails the part."""
+    if rejects_path is None:
+        return asyncio.run(_copy_part_on_new_connection(part, database_url, None))
+    with RejectsFile(rejects_path) as rejects:
+        return asyncio.run(_copy_part_on_new_connection(part, database_url, rejects))
 
 
-async def _copy_part_on_new_connection(part: Source, database_url: str) -> int:
+async def _copy_part_on_new_connection(
+    part: Source, database_url: str, rejects: RejectsFile | None
+) -> int:
     assert _copy_process_state is not None, "runs in a process started by _copy_in_processes"
     copied, stop = _copy_process_state
 
@@ -438,7 +636,7 @@ async def _copy_part_on_new_connection(part: Source, database_url: str) -> int:
 
     connection = await _connect(database_url)
     try:
-        return await _copy_batches(connection, part, count)
+        return await _copy_batches(connection, part, count, rejects)
     finally:
         await _close(connection)
 
@@ -509,10 +707,17 @@ def _without_password(url: str) -> str:
 # --- SQLite --------------------------------------------------------------------------------
 
 
-def load_into_sqlite(source: Path, target: Path, *, progress: TextIO | None = None) -> LoadReport:
+def load_into_sqlite(
+    source: Path,
+    target: Path,
+    *,
+    progress: TextIO | None = None,
+    options: LoadOptions | None = None,
+) -> LoadReport:
     """Write `target`, a SQLite file of the original schema with the development indexes,
     from the rows of `source`; the target is replaced only once complete."""
     started = time.perf_counter()
+    options = options or LoadOptions()
     reader = _open(source)
     if target.resolve() == source.resolve() or (target.exists() and target.samefile(source)):
         raise LoadError(f"{target} is the source itself; write the SQLite file elsewhere")
@@ -521,7 +726,8 @@ def load_into_sqlite(source: Path, target: Path, *, progress: TextIO | None = No
     scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     scratch.unlink(missing_ok=True)
     try:
-        rows = _write_sqlite(reader, scratch, Progress(progress))
+        with _rejects_file(options) as rejects:
+            rows = _write_sqlite(reader, scratch, Progress(progress), rejects)
         with scratch.open("rb+") as file:  # synchronous=OFF skipped every fsync
             os.fsync(file.fileno())
         os.replace(scratch, target)
@@ -531,25 +737,42 @@ def load_into_sqlite(source: Path, target: Path, *, progress: TextIO | None = No
         raise LoadError(f"writing {target} failed: {error}; {target} is unchanged") from error
     finally:
         scratch.unlink(missing_ok=True)
-    return LoadReport(source, f"SQLite file {target}", rows, time.perf_counter() - started)
+    return LoadReport(
+        source,
+        f"SQLite file {target}",
+        rows,
+        time.perf_counter() - started,
+        rejected=None if rejects is None else rejects.count,
+        rejects=options.rejects,
+    )
 
 
-def _write_sqlite(source: Source, path: Path, progress: Progress) -> int:
+def _write_sqlite(
+    source: Source, path: Path, progress: Progress, rejects: RejectsFile | None
+) -> int:
     queries = sqlite_queries()
     connection = sqlite3.connect(path)
     try:
         queries.prepare_scratch_file(connection)
-        connection.executescript(SQLITE_SCHEMA_SQL.read_text())
+        connection.executescript(migrations_dir("sqlite", "schema.sql").read_text())
         written = 0
-        for batch in source.batches():
+        for batch in source.batches(rejects):
             queries.insert_reviews(connection, batch)  # inside one implicit transaction
             written += len(batch)
             progress.rows("wrote", written)
         if written == 0:
             raise SourceError(f"{source.path} holds no reviews")
+        # The original schema's index on "index" is not unique (pandas made it): check, as
+        # the primary key of public.reviews does, that each row has its own.
+        duplicated = queries.duplicated_index(connection)
+        if duplicated is not None:
+            raise SourceError(
+                f"{source.path}: index={duplicated!r} is on more than one row; the source's "
+                "index column must be unique"
+            )
         connection.commit()
         progress.rows_done("wrote", written)
-        connection.executescript(SQLITE_INDEXES_SQL.read_text())
+        connection.executescript(migrations_dir("sqlite", "indexes.sql").read_text())
         progress.say("built the development indexes")
     finally:
         connection.close()
@@ -567,7 +790,7 @@ def index_sqlite(path: Path) -> None:
         connection = sqlite3.connect(path_uri(path, "rw"), uri=True)
         try:
             check_review_table(connection, path)
-            connection.executescript(SQLITE_INDEXES_SQL.read_text())
+            connection.executescript(migrations_dir("sqlite", "indexes.sql").read_text())
         finally:
             connection.close()
     except SourceError as error:

@@ -12,9 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import LockTimeout
 
-from .settings import PROJECT_ROOT
+from .sql_files import MissingSQL, migrations_dir
 
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations" / "postgres"
 # Long enough for the slowest migration (index builds on a full table take about a minute
 # at 10M rows), short enough that a stale lock is reported within a deploy's patience.
 LOCK_TIMEOUT_S = 600
@@ -45,7 +44,18 @@ def _backend_and_migrations(database_url: str) -> tuple[Any, Any]:
         backend = get_backend(yoyo_url(database_url))
     except Exception as error:  # psycopg's OperationalError and friends, whose text helps
         raise MigrationError(f"cannot connect to the database: {error}") from error
-    return backend, read_migrations(str(MIGRATIONS_DIR))
+    try:
+        folder = migrations_dir("postgres")
+    except MissingSQL as error:
+        raise MigrationError(str(error)) from error
+    migrations = read_migrations(str(folder))
+    if not migrations:
+        # An installation without its SQL must never look like an up-to-date database.
+        raise MigrationError(
+            f"found no migrations in {folder}: this installation of reviews-api is "
+            "incomplete (reinstall the package)"
+        )
+    return backend, migrations
 
 
 def status(database_url: str) -> list[MigrationStatus]:

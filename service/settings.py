@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///data/musical_instrument_reviews.sqlite"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -36,8 +35,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "DATABASE_URL",
         DEFAULT_DATABASE_URL,
-        "Where the reviews live. `sqlite:///relative/path` or `sqlite:////absolute/path` "
-        "(opened read-only), or `postgresql://user:password@host:port/dbname`.",
+        "Where the reviews live. `sqlite:///relative/path` (from the working directory) or "
+        "`sqlite:////absolute/path` (opened read-only), or `postgresql://user:password@host:port/dbname`.",
     ),
     SettingSpec("HOST", "127.0.0.1", "Interface to listen on (`0.0.0.0` in a container)."),
     SettingSpec("PORT", "8000", "TCP port to listen on."),
@@ -194,14 +193,14 @@ class Settings:
 
     @property
     def sqlite_path(self) -> Path:
-        """The SQLite file named by a `sqlite:///` URL, relative paths from the project root."""
+        """The SQLite file named by a `sqlite:///` URL (relative: to the working directory)."""
         return sqlite_path_from_url(self.database_url)
 
 
 def sqlite_path_from_url(url: str) -> Path:
-    """`sqlite:///data/x.sqlite` -> <project>/data/x.sqlite; `sqlite:////abs/x` -> /abs/x."""
-    path = Path(unquote(urlsplit(url).path[1:]))
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    """`sqlite:///data/x.sqlite` -> <working directory>/data/x.sqlite; `sqlite:////abs/x` ->
+    /abs/x. One rule wherever the package is installed (`make run` runs in the checkout)."""
+    return Path.cwd() / Path(unquote(urlsplit(url).path[1:]))
 
 
 def _parse_text(name: str, raw: str) -> str:

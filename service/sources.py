@@ -5,7 +5,9 @@ Two kinds of source, told apart by their first bytes (not their names):
 - a SQLite file of the original schema (table `reviews`, pandas' camelCase columns); extra
   columns such as pandas' `level_0` are ignored, a missing one is an error naming it;
 - an Amazon JSON-lines dump, plain or gzipped: the 2018 format (`vote`, `verified`) or the
-  2014 one (`helpful: [helpful, total]`, no `verified`).
+  2014 one (`helpful: [helpful, total]`, no `verified`), each line a JSON object or, as the
+  2014 dumps were often distributed, a Python dict literal (read with ast.literal_eval,
+  which evaluates nothing); a UTF-8 byte order mark at the start of the file is skipped.
 
 Every source yields the same thing: lists of `Review` tuples in the raw table's column
 order (`COLUMNS`), already checked and converted (`normalise`), so the PostgreSQL and the
@@ -19,12 +21,14 @@ batch is one COPY for the loader, which can name the batch's rows when PostgreSQ
 one.
 
 One check, per row, in one place. `normalise` is the only code that decides whether a
-value is acceptable; both sources call it, and its rules match the CHECK constraints of
+value is acceptable; both sources call it, and its rules are within the CHECK constraints of
 public.reviews (migrations/postgres/0001), so a bad row is reported with its file and line
 (or index) before PostgreSQL sees it, and the SQLite writer, which has no constraints,
-gets the same guarantees. It is the hot loop of a load (a quarter of a million rows for the
-real data), so its fast path is a handful of dict look-ups and type tests; working out *what*
-is wrong happens only once something is.
+gets the same guarantees. The vote rule (`vote_text`) is the table of README "Helpful
+votes", which queries/sqlite/summaries.sql applies too when the service reads a SQLite file
+directly; review times must be within REVIEW_TIME_RANGE. It is the hot loop of a load (a
+quarter of a million rows for the real data), so its fast path is a handful of dict look-ups
+and type tests; working out *what* is wrong happens only once something is.
 
 Parts. A large SQLite table can be read as several sources of consecutive rowid ranges
 (`split`), so that several processes read (and the loader copies) it side by side: reading
@@ -34,16 +38,23 @@ core for it. A JSON dump is read as one.
 Locations. A SQLite row is named by its `index` ("row with index=12"); a JSON row by its
 line. The JSON `index` is the 0-based *physical* line number (blank lines are skipped but
 counted), so a row's index always leads back to its line: line = index + 1.
+
+Bad rows. By default the first bad row stops the read (SourceError naming it). Given a
+`reject` callback (`reviews-api load --on-bad-row skip`), a source skips each bad row and
+reports it, with where it was and why, and goes on.
 """
 
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import re
 import sqlite3
 import zlib
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -51,9 +62,8 @@ from typing import Any, Protocol, cast
 import aiosql
 import orjson
 
-from .settings import PROJECT_ROOT
+from .sql_files import queries_dir
 
-SQLITE_QUERIES_DIR = PROJECT_ROOT / "queries" / "loader" / "sqlite"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 # Rows per batch: big enough that per-batch costs (a COPY statement, a thread hand-off)
@@ -88,9 +98,24 @@ WHOLE_STARS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
 VERIFIED_FLAGS = {0: False, 1: True, None: None}
 FLAG_TYPES = (bool, int, type(None))
 INVALID = object()
-# The CHECK constraint reviews_vote_is_a_count: "2", "1,078", "1078".
-VOTE_PATTERN = re.compile(r"[0-9]{1,3}(?:,?[0-9]{3})*")
+# Accepted votes (README, "Helpful votes"), once surrounding whitespace is removed: digits
+# ("1078", "007"), or digits with a comma every three from the right ("1,078"); at most
+# MAX_VOTES (public.reviews.helpful_votes is an INTEGER). queries/sqlite/summaries.sql
+# applies the same table when the service reads a SQLite file directly.
+VOTE_DIGITS = re.compile(r"[0-9]+")
+VOTE_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+")
+VOTE_WHITESPACE = " \t\n\r"
+MAX_VOTES = 2**31 - 1
+# Review times a load accepts, in Unix seconds: [1995-01-01, 2100-01-01) UTC. Amazon's first
+# reviews are from 1995; a time in milliseconds (1393545600000) is far beyond the end.
+REVIEW_TIME_RANGE = (
+    int(datetime(1995, 1, 1, tzinfo=UTC).timestamp()),
+    int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()),
+)
+# public.reviews."index" is a BIGINT.
+INDEX_RANGE = (-(2**63), 2**63)
 OPTIONAL_TEXT_COLUMNS = ("reviewerName", "reviewText", "summary")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class SourceError(Exception):
@@ -107,13 +132,34 @@ class RowProblem(ValueError):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A row skipped as bad: where it was (a line of a dump, or the index of a SQLite row)
+    and why."""
+
+    source: str
+    line: int | None
+    index: object
+    reason: str
+
+    def record(self) -> dict[str, object]:
+        """The line of the rejects file (JSON): source, line or index, reason."""
+        where = {"line": self.line} if self.line is not None else {"index": self.index}
+        return {"source": self.source, **where, "reason": self.reason}
+
+
+# Called with each bad row when bad rows are skipped.
+Reject = Callable[[Rejected], None]
+
+
 class Source(Protocol):
     """A readable review file."""
 
     path: Path
 
-    def batches(self) -> Batches:
-        """Every row, normalised, `BATCH_ROWS` at a time; SourceError on a bad row."""
+    def batches(self, reject: Reject | None = None) -> Batches:
+        """Every row, normalised, `BATCH_ROWS` at a time. A bad row: SourceError, or, given
+        `reject`, skipped and passed to it."""
         ...
 
     def location(self, review: Review) -> str:
@@ -136,7 +182,9 @@ def open_source(path: Path) -> Source:
         return SQLiteSource(path)
     if header.startswith(GZIP_MAGIC):
         return JsonLinesSource(path, compressed=True)
-    if header.lstrip().startswith(b"{") or path.name.endswith((".json", ".jsonl")):
+    if header.removeprefix(UTF8_BOM).lstrip().startswith(b"{") or path.name.endswith(
+        (".json", ".jsonl")
+    ):
         return JsonLinesSource(path, compressed=False)
     raise SourceError(f"{path}: neither a SQLite database nor a JSON-lines dump (.json, .json.gz)")
 
@@ -165,11 +213,15 @@ def normalise(raw: tuple[Any, ...]) -> Review:
      unix_time, vote) = raw  # fmt: skip
     stars = WHOLE_STARS.get(overall) if type(overall) in (int, float) else None
     flag = VERIFIED_FLAGS.get(verified, INVALID) if type(verified) in FLAG_TYPES else INVALID
+    if vote is not None:
+        vote = vote_text(vote)
     if (
         stars is None
         or flag is INVALID
         or type(index) is not int
+        or not INDEX_RANGE[0] <= index < INDEX_RANGE[1]
         or type(unix_time) is not int
+        or not REVIEW_TIME_RANGE[0] <= unix_time < REVIEW_TIME_RANGE[1]
         or type(review_time) is not str
         or type(reviewer_id) is not str
         or type(product_id) is not str
@@ -178,7 +230,6 @@ def normalise(raw: tuple[Any, ...]) -> Review:
         or (name is not None and type(name) is not str)
         or (text is not None and type(text) is not str)
         or (summary is not None and type(summary) is not str)
-        or (vote is not None and (type(vote) is not str or not VOTE_PATTERN.fullmatch(vote)))
     ):
         raise _problem(raw)
     verified = cast("bool | None", flag)
@@ -186,11 +237,33 @@ def normalise(raw: tuple[Any, ...]) -> Review:
             unix_time, vote)  # fmt: skip
 
 
+def vote_text(vote: object) -> str | None:
+    """A vote as stored: the accepted form without its surrounding whitespace, None for
+    none (blank text); RowProblem when it is not an accepted form (README table)."""
+    if type(vote) is int and 0 <= vote <= MAX_VOTES:  # a JSON number (not a bool)
+        return str(vote)
+    if type(vote) is str:
+        text = vote.strip(VOTE_WHITESPACE)
+        if not text:
+            return None
+        if (VOTE_DIGITS.fullmatch(text) or VOTE_THOUSANDS.fullmatch(text)) and int(
+            text.replace(",", "")
+        ) <= MAX_VOTES:
+            return text
+    raise RowProblem(
+        "vote", vote, f"is not a vote count like 2, 1078 or 1,078 (0 to {MAX_VOTES:,})"
+    )
+
+
 def _problem(raw: tuple[Any, ...]) -> RowProblem:
     """The first bad value of a row `normalise` refused: the slow path, taken once."""
     row = dict(zip(COLUMNS, raw, strict=True))
     checks: list[tuple[str, Callable[[Any], bool], str]] = [
-        ("index", lambda v: type(v) is int, "is not an integer"),
+        (
+            "index",
+            lambda v: type(v) is int and INDEX_RANGE[0] <= v < INDEX_RANGE[1],
+            "is not a 64-bit integer",
+        ),
         (
             "overall",
             lambda v: type(v) in (int, float) and v in WHOLE_STARS,
@@ -210,11 +283,16 @@ def _problem(raw: tuple[Any, ...]) -> RowProblem:
         ),
         ("unixReviewTime", lambda v: type(v) is int, "is not an integer"),
         (
-            "vote",
-            lambda v: v is None or (type(v) is str and VOTE_PATTERN.fullmatch(v) is not None),
-            "is not a vote count like 2, 1078 or 1,078",
+            "unixReviewTime",
+            lambda v: REVIEW_TIME_RANGE[0] <= v < REVIEW_TIME_RANGE[1],
+            "is outside the review times a load accepts (1995-01-01 to 2099-12-31 UTC, in seconds)",
         ),
     ]
+    if row["vote"] is not None:
+        try:
+            vote_text(row["vote"])
+        except RowProblem as problem:
+            checks.append(("vote", lambda v: False, problem.reason))
     for column, acceptable, reason in checks:
         if not acceptable(row[column]):
             return RowProblem(column, row[column], reason)
@@ -224,7 +302,7 @@ def _problem(raw: tuple[Any, ...]) -> RowProblem:
 @cache
 def sqlite_queries() -> Any:
     """queries/loader/sqlite: reading a source file (source.sql), writing one (target.sql)."""
-    return aiosql.from_path(SQLITE_QUERIES_DIR, "sqlite3")
+    return aiosql.from_path(queries_dir("loader", "sqlite"), "sqlite3")
 
 
 def check_review_table(connection: sqlite3.Connection, path: Path) -> None:
@@ -268,13 +346,13 @@ class SQLiteSource:
         except sqlite3.Error as error:
             raise SourceError(f"{self.path}: cannot open it as SQLite ({error})") from error
 
-    def batches(self) -> Batches:
+    def batches(self, reject: Reject | None = None) -> Batches:
         # The connection is opened by the first next(), in the thread that reads.
         with self._connect() as connection:
             try:
                 with self._select_cursor(connection) as cursor:
                     while raw_rows := cursor.fetchmany(BATCH_ROWS):
-                        yield self._normalised(raw_rows)
+                        yield self._normalised(raw_rows, reject)
             except sqlite3.Error as error:
                 raise SourceError(f"{self.path}: cannot read table reviews ({error})") from error
 
@@ -309,16 +387,20 @@ class SQLiteSource:
             for start in range(first, last + 1, size)
         ]
 
-    def _normalised(self, raw_rows: list[tuple[Any, ...]]) -> list[Review]:
+    def _normalised(self, raw_rows: list[tuple[Any, ...]], reject: Reject | None) -> list[Review]:
         try:
             return [normalise(raw) for raw in raw_rows]
         except RowProblem:
-            for raw in raw_rows:  # find which row, to say where
-                try:
-                    normalise(raw)
-                except RowProblem as problem:
+            pass
+        good = []
+        for raw in raw_rows:  # find which rows, to say where
+            try:
+                good.append(normalise(raw))
+            except RowProblem as problem:
+                if reject is None:
                     raise SourceError(f"{self._where(raw[0])}: {problem}") from None
-            raise
+                reject(Rejected(str(self.path), None, raw[0], str(problem)))
+        return good
 
     def location(self, review: Review) -> str:
         return self._where(review[0])
@@ -361,14 +443,22 @@ class JsonLinesSource:
             return gzip.open(self.path, "rb")
         return self.path.open("rb")
 
-    def batches(self) -> Batches:
+    def batches(self, reject: Reject | None = None) -> Batches:
         batch: list[Review] = []
         try:
             with self._open() as lines:
                 for line_number, line in enumerate(lines, start=1):
-                    if line.isspace():
+                    if line_number == 1:
+                        line = line.removeprefix(UTF8_BOM)
+                    if line.isspace() or not line:
                         continue
-                    batch.append(self._review(line, line_number))
+                    try:
+                        batch.append(self._review(line, line_number))
+                    except _BadLine as bad:
+                        if reject is None:
+                            raise SourceError(f"{self._where(line_number)}: {bad}") from None
+                        reject(Rejected(str(self.path), line_number, None, str(bad)))
+                        continue
                     if len(batch) == BATCH_ROWS:
                         yield batch
                         batch = []
@@ -378,12 +468,15 @@ class JsonLinesSource:
             yield batch
 
     def _review(self, line: bytes, line_number: int) -> Review:
+        """The line's row; _BadLine saying what is wrong with it."""
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            raise SourceError(f"{self._where(line_number)}: not valid JSON ({error})") from None
+            record = _python_literal(line)
+            if record is None:
+                raise _BadLine(f"not valid JSON ({error}) nor a Python dict literal") from None
         if type(record) is not dict:
-            raise SourceError(f"{self._where(line_number)}: not a JSON object")
+            raise _BadLine("not a JSON object")
         try:
             raw = (
                 line_number - 1,
@@ -400,14 +493,10 @@ class JsonLinesSource:
             )
             return normalise(raw)
         except KeyError as error:
-            raise SourceError(
-                f"{self._where(line_number)}: required field {error.args[0]!r} is missing"
-            ) from None
+            raise _BadLine(f"required field {error.args[0]!r} is missing") from None
         except RowProblem as problem:
             field = JSON_FIELDS.get(problem.column, problem.column)
-            raise SourceError(
-                f"{self._where(line_number)}: {field}={problem.value!r} {problem.reason}"
-            ) from None
+            raise _BadLine(f"{field}={problem.value!r} {problem.reason}") from None
 
     def location(self, review: Review) -> str:
         return self._where(review[0] + 1)
@@ -418,6 +507,19 @@ class JsonLinesSource:
 
     def _where(self, line_number: int) -> str:
         return f"{self.path}: line {line_number}"
+
+
+class _BadLine(ValueError):
+    """What is wrong with one line of a dump (located by the caller)."""
+
+
+def _python_literal(line: bytes) -> Any:
+    """A line that is not JSON as a Python literal (the 2014 dumps' single-quoted dicts),
+    or None. ast.literal_eval only parses literals: nothing in the line is run."""
+    try:
+        return ast.literal_eval(line.decode("utf-8").strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None  # UnicodeDecodeError is a ValueError
 
 
 def _vote_from_helpful(record: dict[str, Any]) -> str | None:

@@ -30,7 +30,7 @@ from conftest import free_port
 from postgres_server import ThrowawayDatabase, create_database, drop_database
 from review_rows import Review, generate_reviews, write_sqlite
 
-from service.settings import PROJECT_ROOT, SETTINGS
+from service.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "scripts" / "docker-entrypoint.sh"
@@ -198,24 +198,29 @@ def test_nothing_but_the_service_is_copied_into_the_image() -> None:
     assert not any(instructions(stage, "ADD") for stage in STAGES)
 
 
-def test_the_service_finds_its_sql_beside_its_package_in_the_image() -> None:
-    """PROJECT_ROOT is the parent of the `service` package: in the image /app, holding
-    every folder the service reads from the project (`PROJECT_ROOT / "..."` anywhere in
-    service/), installed in editable mode from that same /app."""
-    assert PROJECT_ROOT == ROOT  # the parent of service/, wherever the project lies
-    copied = copied_into(FINAL)
-    read_at_run_time = {"service"} | {
-        folder
-        for source in (ROOT / "service").rglob("*.py")
-        for folder in re.findall(r'PROJECT_ROOT\s*/\s*"([^"/]+)', source.read_text())
-    }
-    assert read_at_run_time >= {"service", "queries", "migrations"}
-    for folder in read_at_run_time:
-        assert f"/app/{folder}" in copied, f"{folder}/ is read at run time but not copied"
+def test_the_image_installs_the_package_with_its_sql() -> None:
+    """A regular install in the build stage, after the service and its SQL are copied in
+    (the SQL travels inside the package: tests/test_packaging.py); the runtime stage takes
+    only the venv and the entry point, no source tree."""
     build = STAGES[0]
-    install = next(run for run in instructions(build, "RUN") if "pip install" in run.arguments)
-    assert "--editable ." in install.arguments
-    assert workdir_path(build, install, ".") == "/app"
+    copied = copied_into(build)
+    installs = [run for run in instructions(build, "RUN") if "pip install" in run.arguments]
+    project_install = installs[-1]
+    assert "--editable" not in " ".join(run.arguments for run in installs)
+    install_command = next(
+        part for part in project_install.arguments.split("&&") if "pip install" in part
+    )
+    assert install_command.split()[-1] == "."
+    for folder in ("service", "queries", "migrations"):
+        copy = next(i for i in instructions(build, "COPY") if i.words()[0] == folder)
+        assert build.index(copy) < build.index(project_install)
+        assert workdir_path(build, copy, folder) in copied
+    final_copies = copied_into(FINAL)
+    assert set(final_copies) == {"/app/scripts/docker-entrypoint.sh"}
+    assert any(
+        "--from=build" in instruction.arguments and "/opt/venv" in instruction.arguments
+        for instruction in instructions(FINAL, "COPY")
+    )
 
 
 # ---- .dockerignore -------------------------------------------------------------------------

@@ -162,6 +162,19 @@ def expected_summaries(reviews: list[Review], ids: tuple[str, ...] = CHECKED_IDS
     }
 
 
+def heap_fetches(database: ThrowawayDatabase) -> list[str]:
+    """The Heap Fetches lines of the plans of both summaries, as run on the owner login with
+    sequential scans off (on a table this small the planner would read it whole)."""
+    lines = []
+    with psycopg.connect(database.owner_url, autocommit=True) as connection:
+        connection.execute("SET enable_seqscan = off")
+        connection.execute("SET enable_bitmapscan = off")
+        for sql in (PRODUCT_SUMMARY, REVIEWER_SUMMARY):
+            plan = connection.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", (CHECKED_IDS[0],))
+            lines += [line.strip() for (line,) in plan if "Heap Fetches" in line]
+    return lines
+
+
 def load(source: Path, database: ThrowawayDatabase) -> subprocess.CompletedProcess[str]:
     return run_cli("load", "--source", str(source), "--database-url", database.owner_url)
 
@@ -208,6 +221,16 @@ def test_sqlite_source_round_trips(
     assert f"loaded {len(reviews):,} rows" in result.stdout
     assert f"data version (load_id) {load_id}" in result.stdout
     assert "copied" in result.stderr  # progress goes to stderr
+    # Vacuumed with no transaction of the loader's own holding the horizon back: every page
+    # is all-visible, and the summaries' index-only scans never read the table.
+    [(pages, all_visible)] = query(
+        database.owner_url,
+        "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'public.reviews'::regclass",
+    )
+    assert all_visible == pages > 0
+    assert heap_fetches(database) and set(heap_fetches(database)) == {"Heap Fetches: 0"}
+    [(retired,)] = query(database.owner_url, "SELECT to_regclass('review_admin.reviews_retired')")
+    assert retired is None  # the previous rows are dropped after the publish
 
 
 @pytest.mark.parametrize("name", ["reviews.json", "reviews.json.gz"])
@@ -276,17 +299,34 @@ def test_loading_twice_leaves_one_copy(
 def test_a_load_refuses_to_run_beside_another(
     sqlite_source: Path, database: ThrowawayDatabase
 ) -> None:
-    with psycopg.connect(database.owner_url, autocommit=True) as other_load:
-        other_load.execute("SELECT pg_advisory_lock(1919252087)")  # what a running load holds
+    with psycopg.connect(database.owner_url) as other_load:
+        other_load.execute("SET application_name = 'reviews-api load'")
+        # What a running load holds, for the whole load.
+        other_load.execute("LOCK TABLE review_admin.load_lock IN EXCLUSIVE MODE")
         other_pid = other_load.info.backend_pid
 
         message = cli_fails(
             "load", "--source", str(sqlite_source), "--database-url", database.owner_url
         )
 
-    assert "another load is running" in message
-    assert f"pid {other_pid}" in message
+    assert "another load is running (session pid " in message
+    assert f"pid {other_pid}, user postgres, application 'reviews-api load', idle in " in (message)
     assert data_loads(database) == []
+
+
+def test_a_reader_cannot_hold_up_loads(
+    reviews: list[Review], sqlite_source: Path, database: ThrowawayDatabase
+) -> None:
+    """Any role may take any advisory lock (the loader's key of old, 1919252087, included);
+    the load lock is a table only its owner may lock."""
+    with psycopg.connect(database.reader_url, autocommit=True) as reader:
+        reader.execute("SELECT pg_advisory_lock(1919252087)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), reader.transaction():
+            reader.execute("LOCK TABLE review_admin.load_lock IN ACCESS SHARE MODE")
+
+        load(sqlite_source, database)
+
+    assert stored_rows(database) == [raw_row(r) for r in reviews]
 
 
 # --- Rejected sources: previous data stays live --------------------------------------------
@@ -359,9 +399,29 @@ REJECTED_SOURCES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
         _json_with(lambda r: {**r, "verified": "yes"}),
         ["bad.json: line 500:", "verified='yes' is not a boolean"],
     ),
-    "rejected by PostgreSQL": (  # a date beyond PostgreSQL's, found by the COPY itself
-        _json_with(lambda r: {**r, "unixReviewTime": 10**15}),
-        ["bad.json: line 500:", "PostgreSQL rejected the row", "out of range"],
+    "rejected by PostgreSQL": (  # text PostgreSQL cannot store, found by the COPY itself
+        _json_with(lambda r: {**r, "reviewText": "nul \u0000 byte"}),
+        ["bad.json: line 500:", "PostgreSQL rejected the row", "0x00"],
+    ),
+    "review time in milliseconds": (
+        _json_with(lambda r: {**r, "unixReviewTime": 1393545600000}),
+        [
+            "bad.json: line 500:",
+            "unixReviewTime=1393545600000 is outside the review times a load accepts "
+            "(1995-01-01 to 2099-12-31 UTC, in seconds)",
+        ],
+    ),
+    "review time before 1995": (
+        _json_with(lambda r: {**r, "unixReviewTime": 788918399}),
+        ["bad.json: line 500:", "unixReviewTime=788918399 is outside the review times"],
+    ),
+    "index beyond 64 bits": (
+        _sqlite_with('UPDATE "reviews" SET "index" = 9223372036854775807 * 2.0 WHERE "index" = 5;'),
+        ["bad.sqlite: row with index=1.8446744073709552e+19:", "is not a 64-bit integer"],
+    ),
+    "vote with a space inside": (
+        _json_with(lambda r: {**r, "vote": "1 078"}),
+        ["bad.json: line 500:", "vote='1 078' is not a vote count like 2, 1078 or 1,078"],
     ),
     "SQLite half a star": (
         _sqlite_with('UPDATE "reviews" SET "overall" = 4.5 WHERE "index" = 499;'),
@@ -634,3 +694,185 @@ def test_index_refuses_what_is_not_a_review_database(tmp_path: Path) -> None:
     assert "no table named reviews" in cli_fails("index", "--database-url", sqlite_url(other))
     assert "does not exist" in cli_fails("index", "--database-url", sqlite_url(missing))
     assert not missing.exists()
+
+
+# --- Odd sources: bad rows skipped, Python-literal dumps, a byte order mark ------------------
+
+
+def odd_dump(directory: Path, name: str = "odd.json") -> tuple[Path, list[Review], list[int]]:
+    """A 2018 dump of 20 good lines with bad ones among them; (path, the good rows, the bad
+    lines' numbers)."""
+    reviews = generate_reviews(count=14, seed=5)  # + 6 edge cases: 20 good rows
+    records: list[dict[str, Any] | str] = [json_2018(r) for r in reviews]
+    bad = {
+        3: lambda r: {**r, "overall": 0.5},
+        7: lambda r: "{not json",
+        11: lambda r: {k: v for k, v in r.items() if k != "reviewerID"},
+        16: lambda r: {**r, "unixReviewTime": 1393545600000},
+    }
+    lines: list[dict[str, Any] | str] = []
+    good: list[Review] = []
+    for record, review in zip(records, reviews, strict=True):
+        while len(lines) + 1 in bad:
+            lines.append(bad[len(lines) + 1](json_2018(reviews[0])))
+        good.append(replace(review, index=len(lines)))  # index = line - 1
+        lines.append(record)
+    return write_json_lines(directory / name, lines), good, sorted(bad)
+
+
+def rejected_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("target", ["postgres", "sqlite"])
+def test_skipping_bad_rows_loads_the_good_ones_and_lists_the_others(
+    database: ThrowawayDatabase, tmp_path: Path, target: str
+) -> None:
+    source, good, bad_lines = odd_dump(tmp_path)
+    rejects = tmp_path / "rejects.jsonl"
+    destination = (
+        ["--database-url", database.owner_url]
+        if target == "postgres"
+        else ["--target", sqlite_url(tmp_path / "out.sqlite")]
+    )
+
+    result = run_cli(
+        "load", "--source", str(source), *destination, "--on-bad-row", "skip", "--rejects",
+        str(rejects),
+    )  # fmt: skip
+
+    listed = rejected_lines(rejects)
+    assert [entry["line"] for entry in listed] == bad_lines
+    assert {entry["source"] for entry in listed} == {str(source)}
+    reasons = [entry["reason"] for entry in listed]
+    assert "overall=0.5 is not a whole star rating" in reasons[0]
+    assert "not valid JSON" in reasons[1]
+    assert "required field 'reviewerID' is missing" in reasons[2]
+    assert "unixReviewTime=1393545600000 is outside the review times" in reasons[3]
+    assert f"loaded {len(good)} rows" in result.stdout
+    assert f"skipped {len(bad_lines)} bad rows, listed in {rejects}" in result.stdout
+    if target == "postgres":
+        assert stored_rows(database) == [raw_row(r) for r in good]
+    else:
+        assert sqlite_rows(tmp_path / "out.sqlite") == [astuple(r) for r in good]
+
+
+def test_by_default_a_bad_row_fails_the_whole_load(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    source, _, bad_lines = odd_dump(tmp_path)
+    message = cli_fails("load", "--source", str(source), "--database-url", database.owner_url)
+    assert f"odd.json: line {bad_lines[0]}: overall=0.5" in message
+    assert data_loads(database) == []
+
+
+def test_skipped_rows_of_a_large_source_are_listed_by_every_copying_process(
+    large_source: Path, database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    source = tmp_path / "large-odd.sqlite"
+    source.write_bytes(large_source.read_bytes())
+    with closing(sqlite3.connect(source)) as connection:  # one bad row in each half
+        connection.execute('UPDATE "reviews" SET "overall" = 9 WHERE "index" IN (10, 299990)')
+        connection.commit()
+    rejects = tmp_path / "rejects.jsonl"
+
+    result = run_cli(
+        "load", "--source", str(source), "--database-url", database.owner_url,
+        "--on-bad-row", "skip", "--rejects", str(rejects),
+    )  # fmt: skip
+
+    assert "copying in 2 processes" in result.stderr
+    assert [entry["index"] for entry in rejected_lines(rejects)] == [10, 299990]
+    assert data_loads(database)[0][3] == LARGE_SOURCE_ROWS - 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large-odd.sqlite", "rejects.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--on-bad-row", "skip"], "--on-bad-row skip needs --rejects FILE"),
+        (["--rejects", "x.jsonl"], "--rejects goes with --on-bad-row skip"),
+        (["--wait-timeout", "0"], "--wait-timeout takes seconds"),
+    ],
+)
+def test_load_options_are_checked(sqlite_source: Path, arguments: list[str], message: str) -> None:
+    stderr = cli_fails("load", "--source", str(sqlite_source), *arguments, "--target",
+                       "sqlite:///never.sqlite")  # fmt: skip
+    assert message in stderr
+    assert not Path("never.sqlite").exists()
+
+
+def python_literal(review: Review) -> str:
+    """A review as a line of the 2014 dumps as often distributed: a Python dict's repr
+    (single quotes, True/False), with `helpful` and no `verified`."""
+    record = json_2018(review)
+    for field in ("vote", "verified", "style", "image"):
+        record.pop(field, None)
+    return repr({**record, "helpful": [int((review.vote or "0").replace(",", "")), 9]})
+
+
+def test_2014_python_literal_lines_load_and_are_never_run(
+    database: ThrowawayDatabase, tmp_path: Path
+) -> None:
+    reviews = [replace(r, verified=None) for r in generate_reviews(count=30, seed=3)]
+    marker = tmp_path / "ran"
+    lines: list[dict[str, Any] | str] = [python_literal(r) for r in reviews]
+    assert lines[0].startswith("{'overall': ")  # not JSON
+    lines.append(f"__import__('pathlib').Path({str(marker)!r}).touch()")
+    source = write_json_lines(tmp_path / "reviews_Musical_Instruments_5.json", lines)
+    rejects = tmp_path / "rejects.jsonl"
+
+    run_cli(
+        "load", "--source", str(source), "--database-url", database.owner_url,
+        "--on-bad-row", "skip", "--rejects", str(rejects),
+    )  # fmt: skip
+
+    expected = [replace(r, vote=None if not r.vote or r.vote == "0" else r.vote) for r in reviews]
+    assert stored_rows(database) == [raw_row(r) for r in expected]
+    [code_line] = rejected_lines(rejects)
+    assert code_line["line"] == len(reviews) + 1
+    assert "nor a Python dict literal" in code_line["reason"]
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["bom.json", "bom.json.gz"])
+def test_a_byte_order_mark_at_the_start_is_skipped(
+    reviews: list[Review], database: ThrowawayDatabase, tmp_path: Path, name: str
+) -> None:
+    text = "".join(json.dumps(json_2018(r)) + "\n" for r in reviews)
+    source = tmp_path / name
+    data = b"\xef\xbb\xbf" + text.encode()
+    source.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+    load(source, database)
+
+    assert stored_rows(database) == [raw_row(r) for r in reviews]
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "message"),
+    [
+        (
+            "review time in milliseconds",
+            'UPDATE "reviews" SET "unixReviewTime" = 1393545600000 WHERE "index" = 42;',
+            "row with index=42: unixReviewTime=1393545600000 is outside the review times",
+        ),
+        (
+            "duplicated index",
+            'UPDATE "reviews" SET "index" = 7 WHERE "index" = 42;',
+            "index=7 is on more than one row; the source's index column must be unique",
+        ),
+    ],
+)
+def test_the_sqlite_target_refuses_what_postgresql_refuses(
+    reviews: list[Review], tmp_path: Path, case: str, change: str, message: str
+) -> None:
+    source = write_sqlite(tmp_path / "bad.sqlite", reviews, with_indexes=False)
+    with closing(sqlite3.connect(source)) as connection:
+        connection.executescript(change)
+    target = tmp_path / "out.sqlite"
+
+    stderr = cli_fails("load", "--source", str(source), "--target", sqlite_url(target))
+
+    assert message in stderr
+    assert not target.exists()

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from conftest import BIN, free_port, server_environment
 
-from service.settings import PROJECT_ROOT, SETTINGS, Settings, SettingsError
+from service.settings import SETTINGS, Settings, SettingsError
 
 
-def test_defaults() -> None:
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.dialect == "sqlite"
-    assert settings.sqlite_path == PROJECT_ROOT / "data" / "musical_instrument_reviews.sqlite"
+    assert settings.sqlite_path == tmp_path / "data" / "musical_instrument_reviews.sqlite"
     assert {spec.name for spec in SETTINGS} >= {"DATABASE_URL", "HOST", "PORT", "WORKERS"}
 
 
@@ -35,11 +36,15 @@ def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
         Settings.from_env(environ)
 
 
-def test_absolute_and_relative_sqlite_paths() -> None:
+def test_absolute_and_relative_sqlite_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative to the working directory, wherever the package is installed."""
+    monkeypatch.chdir(tmp_path)
     absolute = Settings.from_env({"DATABASE_URL": "sqlite:////srv/reviews.sqlite"})
     assert absolute.sqlite_path == Path("/srv/reviews.sqlite")
     relative = Settings.from_env({"DATABASE_URL": "sqlite:///data/other.sqlite"})
-    assert relative.sqlite_path == PROJECT_ROOT / "data" / "other.sqlite"
+    assert relative.sqlite_path == tmp_path / "data" / "other.sqlite"
 
 
 def run_serve(**env: str) -> subprocess.CompletedProcess[str]:

@@ -11,13 +11,13 @@ import psycopg
 import pytest
 from postgres_server import ThrowawayDatabase
 
-from service.database import QUERIES_DIR
+from service.sql_files import queries_dir
 
 DIALECTS = {"sqlite": "sqlite3", "postgres": "psycopg"}
 
 
 def query_set(dialect: str) -> dict[str, object]:
-    queries = aiosql.from_path(QUERIES_DIR / dialect, DIALECTS[dialect])
+    queries = aiosql.from_path(queries_dir(dialect), DIALECTS[dialect])
     return {name: getattr(queries, name) for name in queries.available_queries}
 
 

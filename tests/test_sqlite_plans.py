@@ -10,9 +10,9 @@ import aiosql
 import pytest
 from review_rows import Review, write_sqlite
 
-from service.database import QUERIES_DIR
+from service.sql_files import queries_dir
 
-QUERIES = aiosql.from_path(QUERIES_DIR / "sqlite", "sqlite3")
+QUERIES = aiosql.from_path(queries_dir("sqlite"), "sqlite3")
 ARGUMENTS = {"date_from": "2015-01-01", "date_to": "2016-12-31"}
 
 

@@ -7,6 +7,13 @@
 -- so the range is inclusive of both days and stays an index range scan. A NULL bound falls
 -- back to a constant outside any possible date (0001-01-01 and 10000-01-01).
 -- average_rating is sum / count in double precision, the exact mean, NULL when no review.
+--
+-- Votes: the file may be a copy of the original database that `reviews-api load` never
+-- checked, so each vote is read by the table of accepted forms of README "Helpful votes"
+-- (the loader applies the same table, service/sources.py vote_text): surrounding spaces,
+-- tabs and line breaks ignored; digits ("1078"), or digits with a comma every three from
+-- the right ("1,078"); at most 2147483647; NULL or blank counts 0. What the loader would
+-- refuse cannot be refused here: it counts 0.
 
 -- name: product_review_summary(product_id, date_from, date_to)^
 -- One row of review aggregates for a product between two optional ISO dates (inclusive).
@@ -14,7 +21,7 @@ WITH product_reviews AS (
     SELECT
         r."overall" AS rating,
         r."verified" AS verified,
-        cast(replace(r."vote", ',', '') AS INTEGER) AS helpful_votes,
+        trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
         r."reviewerID" AS reviewer_id,
         r."unixReviewTime" AS review_time
     FROM "reviews" AS r
@@ -33,7 +40,18 @@ SELECT
     count(*) FILTER (WHERE rating = 4) AS rating_4,
     count(*) FILTER (WHERE rating = 5) AS rating_5,
     count(*) FILTER (WHERE verified = 1) AS verified_review_count,
-    coalesce(sum(helpful_votes), 0) AS helpful_votes,
+    coalesce(sum(
+        CASE
+            WHEN
+                vote GLOB '[0-9]*'
+                AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
+                AND (instr(vote, ',') = 0 OR vote = printf('%,d', replace(vote, ',', '')))
+                AND length(ltrim(replace(vote, ',', ''), '0')) <= 10
+                AND cast(replace(vote, ',', '') AS INTEGER) <= 2147483647
+                THEN cast(replace(vote, ',', '') AS INTEGER)
+            ELSE 0
+        END
+    ), 0) AS helpful_votes,
     count(DISTINCT reviewer_id) AS distinct_reviewers,
     date(min(review_time), 'unixepoch') AS first_review_date,
     date(max(review_time), 'unixepoch') AS last_review_date
@@ -46,7 +64,7 @@ WITH reviewer_reviews AS (
     SELECT
         r."overall" AS rating,
         r."verified" AS verified,
-        cast(replace(r."vote", ',', '') AS INTEGER) AS helpful_votes,
+        trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
         r."productID" AS product_id,
         r."unixReviewTime" AS review_time
     FROM "reviews" AS r
@@ -76,7 +94,18 @@ SELECT
     count(*) FILTER (WHERE rating = 4) AS rating_4,
     count(*) FILTER (WHERE rating = 5) AS rating_5,
     count(*) FILTER (WHERE verified = 1) AS verified_review_count,
-    coalesce(sum(helpful_votes), 0) AS helpful_votes,
+    coalesce(sum(
+        CASE
+            WHEN
+                vote GLOB '[0-9]*'
+                AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
+                AND (instr(vote, ',') = 0 OR vote = printf('%,d', replace(vote, ',', '')))
+                AND length(ltrim(replace(vote, ',', ''), '0')) <= 10
+                AND cast(replace(vote, ',', '') AS INTEGER) <= 2147483647
+                THEN cast(replace(vote, ',', '') AS INTEGER)
+            ELSE 0
+        END
+    ), 0) AS helpful_votes,
     count(DISTINCT product_id) AS distinct_products,
     date(min(review_time), 'unixepoch') AS first_review_date,
     date(max(review_time), 'unixepoch') AS last_review_date,

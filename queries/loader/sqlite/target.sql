@@ -32,3 +32,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 SELECT count(*) AS table_count
 FROM sqlite_master AS s
 WHERE s.type = 'table' AND s.name = 'reviews';
+
+-- name: duplicated_index()$
+-- An "index" value on more than one row, if any (read off the index ix_reviews_index).
+SELECT r."index"
+FROM "reviews" AS r
+GROUP BY r."index"
+HAVING count(*) > 1
+ORDER BY r."index" ASC
+LIMIT 1;
