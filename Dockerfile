@@ -1,11 +1,15 @@
 # syntax=docker/dockerfile:1
 # The reviews-api image: `serve` (the default), `migrate`, `load`; see
-# scripts/docker-entrypoint.sh and compose.yaml.  Build: docker build -t reviews-api .
+# scripts/docker-entrypoint.sh and compose.yaml.  Build: make image (scripts/container-image).
 # It holds no database, no tests and no configuration: everything is set through the
 # environment at run time (README, "Configuration").
 
+# The Python both stages run on. Only where no registry answers: a stand-in built from
+# Debian's packages (scripts/container-base), e.g. via `make image BASE_IMAGE=...`.
+ARG BASE_IMAGE=python:3.11-slim
+
 # ---- build: a virtual environment with the pinned runtime dependencies ----------------
-FROM python:3.11-slim AS build
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -22,7 +26,13 @@ ENV PATH=/opt/venv/bin:$PATH
 # at the versions of constraints.txt: the ones the tests ran with.
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
-RUN mkdir service queries migrations \
+# build_ca: a CA bundle pip must trust where downloads pass a TLS-intercepting proxy
+# (scripts/container-image lends it as a secret: it is never stored in a layer). Both
+# installs need it: the first downloads the dependencies, each builds the wheel with a
+# setuptools it downloads.
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+    && mkdir service queries migrations \
     && touch service/__init__.py queries/__init__.py migrations/__init__.py \
     && pip install --constraint constraints.txt . \
     && pip uninstall --yes reviews-api \
@@ -31,11 +41,13 @@ RUN mkdir service queries migrations \
 COPY service ./service
 COPY queries ./queries
 COPY migrations ./migrations
-RUN pip install --no-deps --constraint constraints.txt . && rm -rf build
+RUN --mount=type=secret,id=build_ca \
+    if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
+    && pip install --no-deps --constraint constraints.txt . && rm -rf build
 
 # ---- runtime ---------------------------------------------------------------------------
 # The same base as the build stage: the venv's python is a link to its interpreter.
-FROM python:3.11-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 # A system user with a fixed numeric uid/gid (10001), so Kubernetes' runAsNonRoot can
 # check it. The code below stays owned by root: the service cannot modify itself.

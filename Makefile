@@ -10,10 +10,11 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test lint format lock clean vendor-docs image compose-up compose-load compose-down
+.PHONY: help install run data test lint format lock clean vendor-docs image container-tools \
+	container-base compose-up compose-load compose-down
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -32,7 +33,8 @@ data: $(DEV_DB) ## Build the development SQLite database if it is missing
 run: install data ## Serve the API on the development database (http://127.0.0.1:8000)
 	$(BIN)/reviews-api serve
 
-test: install ## Run the test suite (needs a PostgreSQL server; see README)
+# CI (root, a fresh clone, CI=true) installs the container engine the image tests need.
+test: install $(if $(filter true,$(CI)),container-tools) ## Run the test suite (needs a PostgreSQL server; see README)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL
@@ -62,14 +64,21 @@ vendor-docs: ## Refresh the vendored Swagger UI (service/static/swagger-ui) from
 	cp /tmp/reviews-api-swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE,favicon-32x32.png} service/static/swagger-ui/
 
 IMAGE ?= reviews-api:local
-image: ## Build the container image (needs a Docker engine)
-	docker build --tag $(IMAGE) .
+BASE_IMAGE ?= python:3.11-slim
+image: ## Build the container image: Docker if an engine answers, else podman (BASE_IMAGE=...)
+	IMAGE=$(IMAGE) BASE_IMAGE=$(BASE_IMAGE) scripts/container-image
 
-compose-up: ## db, migrate, api with Docker Compose (needs .env: see .env.example)
-	docker compose up --detach --build --wait
+container-tools: ## As root where no Docker engine answers: podman and mmdebstrap from apt
+	scripts/container-tools
 
-compose-load: ## Load ./data/$$REVIEWS_SOURCE into the compose database
-	docker compose --profile load run --rm load
+container-base: ## As root where no registry answers: stand-in base images (README)
+	scripts/container-base
 
-compose-down: ## Stop the compose services (keeps the database volume)
-	docker compose down
+compose-up: install image ## db, migrate, api with Compose (needs .env: see .env.example)
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose up
+
+compose-load: install ## Load $REVIEWS_DATA_DIR/$REVIEWS_SOURCE into the compose database
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose load
+
+compose-down: install ## Stop the compose services (keeps the database volume)
+	PODMAN_COMPOSE=$(BIN)/podman-compose scripts/compose down
