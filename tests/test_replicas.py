@@ -32,6 +32,7 @@ RANGE = (date(2015, 1, 1), date(2016, 12, 31))
 # which costs a test GRACEFUL_SHUTDOWN_S. The pending tests use two where "every worker" matters.
 WORKERS = 1
 SWITCH_WAIT_S = 10.0
+REQUESTS_PER_CONNECTION = 20
 # The standby settings proposed for standbys that serve the API (README, "Read replicas"):
 # replay cancels a reader in its way after this long, so the API queues at most about it.
 API_STANDBY_DELAY = "1s"
@@ -139,7 +140,8 @@ def reader_sessions(cluster_query: Callable[..., Any], database: ReplicaDatabase
 @dataclass
 class Sampler:
     """Clients asking for `paths` again and again in threads, each answer kept with when
-    it was asked and how long it took (new connections, so every worker is asked)."""
+    it was asked and how long it took. Each client opens a new connection every
+    REQUESTS_PER_CONNECTION answers, so that every worker is asked."""
 
     base_url: str
     paths: list[str]
@@ -158,12 +160,17 @@ class Sampler:
     def _ask(self, number: int) -> None:
         position = number * 7
         while not self._stop.is_set():
-            path = self.paths[position % len(self.paths)]
-            position += 1
             with httpx.Client(base_url=self.base_url, timeout=30) as client:
-                started = time.monotonic()
-                status, body, etag = answer(client, path)
-            self.answers.append((started, time.monotonic() - started, path, status, body, etag))
+                for _ in range(REQUESTS_PER_CONNECTION):
+                    path = self.paths[position % len(self.paths)]
+                    position += 1
+                    started = time.monotonic()
+                    status, body, etag = answer(client, path)
+                    self.answers.append(
+                        (started, time.monotonic() - started, path, status, body, etag)
+                    )
+                    if self._stop.is_set():
+                        break
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
