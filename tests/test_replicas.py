@@ -9,6 +9,7 @@ What the service does not do yet across replicas is reproduced, and left out of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -298,9 +299,9 @@ def test_a_bi_reader_on_the_standby_stalls_the_api_about_a_second_at_most(
     database = make_replica_database(old)
     server = serve(database, read_path, tmp_path / "server.log", CACHE_ENTRIES="0")
     expected_old, expected_new = all_summaries(old), all_summaries(new)
-    bi = psycopg.connect(database.standby_url)
     try:
         with (
+            contextlib.closing(psycopg.connect(database.standby_url)) as bi,  # a BI user
             replicas.standby.settings(max_standby_streaming_delay=API_STANDBY_DELAY),
             Sampler(server.base_url, list(expected_old)) as sampler,
         ):
@@ -311,10 +312,9 @@ def test_a_bi_reader_on_the_standby_stalls_the_api_about_a_second_at_most(
             replayed_after = replicas.wait_for_replay()
             ended = time.monotonic()
             sampler.wait_for(len(sampler.answers) + 20)
-        with pytest.raises(psycopg.OperationalError, match="conflict with recovery"):
-            bi.execute("SELECT 1")  # the replay ended the reader's session
+            with pytest.raises(psycopg.OperationalError, match="conflict with recovery"):
+                bi.execute("SELECT 1")  # the replay ended the reader's session
     finally:
-        bi.close()
         stop_server(server)
     worst = sampler.worst_between(started, ended)
     print(
