@@ -10,8 +10,8 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test lint format lock clean vendor-docs image container-tools \
-	container-base compose-up compose-load compose-down
+.PHONY: help install run data test replica-tools lint format lock clean vendor-docs image \
+	container-tools container-base compose-up compose-load compose-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -33,9 +33,12 @@ data: $(DEV_DB) ## Build the development SQLite database if it is missing
 run: install data ## Serve the API on the development database (http://127.0.0.1:8000)
 	$(BIN)/reviews-api serve
 
-# CI (root, a fresh clone, CI=true) installs the container engine the image tests need.
-test: install $(if $(filter true,$(CI)),container-tools) ## Run the test suite (needs a PostgreSQL server; see README)
+# CI (root, a fresh clone, CI=true) installs what the container and replica tests need first.
+test: install $(if $(filter true,$(CI)),container-tools replica-tools) ## Run the test suite (needs a PostgreSQL server; see README)
 	$(BIN)/pytest
+
+replica-tools: ## As root: pgbouncer from apt when missing (the replica tests need it)
+	scripts/replica-tools
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL
 	$(BIN)/ruff check service tests scripts

@@ -20,6 +20,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 from postgres_server import NoServer, ThrowawayDatabase, create_database, drop_database, server_url
+from psycopg import sql
+from replication import ReplicaDatabase, ReplicaSet, ToolMissing, check_tools, replica_set
 from review_rows import Review, generate_reviews, write_sqlite
 
 BIN = Path(sys.executable).parent
@@ -235,6 +237,57 @@ def postgres_url(api_database: ThrowawayDatabase, sqlite_url: str) -> str:
         api_database.owner_url,
     )
     return api_database.reader_url
+
+
+# --- A primary, a streaming standby and pgbouncer in front of it (tests/replication.py) -----
+
+
+@pytest.fixture(scope="session")
+def replicas() -> Iterator[ReplicaSet]:
+    """Started once for the session, stopped by PID at its end. A missing program is
+    treated like a missing PostgreSQL server (postgres_admin_url): a failure under CI=true."""
+    try:
+        check_tools()
+    except ToolMissing as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {error}", pytrace=False)
+        pytest.skip(str(error))
+    with replica_set() as started:
+        yield started
+
+
+def load_on_primary(database: ReplicaDatabase, rows: list[Review], source: Path) -> None:
+    """`reviews-api load` of `rows` on the primary (written to `source` first)."""
+    write_sqlite(source, rows)
+    run_cli("load", "--source", str(source), "--database-url", database.owner_url)
+
+
+@pytest.fixture(scope="module")
+def make_replica_database(
+    replicas: ReplicaSet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[list[Review]], ReplicaDatabase]]:
+    """A factory of fresh databases on the primary, migrated and loaded with the given rows
+    by the CLI, replayed by the standby; the read-only login's statement timeout is set by
+    ALTER ROLE (the README's recipe behind pgbouncer). Dropped at the module's end."""
+    created: list[ThrowawayDatabase] = []
+    sources = tmp_path_factory.mktemp("replica-sources")
+
+    def make(rows: list[Review]) -> ReplicaDatabase:
+        admin_url = replicas.primary.admin_url()
+        created.append(made := create_database(admin_url, migrate_with_cli))
+        replicas.primary.query(
+            sql.SQL("ALTER ROLE {} SET statement_timeout = '2s'").format(
+                sql.Identifier(made.reader_role)
+            )
+        )
+        database = replicas.database(made.name, made.owner_url, made.reader_url, made.reader_role)
+        load_on_primary(database, rows, sources / f"{made.name}-1.sqlite")
+        replicas.wait_for_replay()
+        return database
+
+    yield make
+    for database in created:
+        drop_database(replicas.primary.admin_url(), database)
 
 
 def summary_path(
