@@ -10,10 +10,10 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test lint format lock clean vendor-docs image compose-up compose-load compose-down
+.PHONY: help install run data test test-sqlite test-fast lint format lock clean vendor-docs image compose-up compose-load compose-down
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -32,8 +32,11 @@ data: $(DEV_DB) ## Build the development SQLite database if it is missing
 run: install data ## Serve the API on the development database (http://127.0.0.1:8000)
 	$(BIN)/reviews-api serve
 
-test: install ## Run the test suite (needs a PostgreSQL server; see README)
+test: install ## Run the whole test suite (needs PostgreSQL: fails, never skips, without it)
 	$(BIN)/pytest
+
+test-sqlite: install ## Run only the tests that need no PostgreSQL (SQLITE_ONLY=1; not in CI)
+	SQLITE_ONLY=1 $(BIN)/pytest
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL
 	$(BIN)/ruff check service tests scripts
