@@ -35,6 +35,9 @@ run: install data ## Serve the API on the development database (http://127.0.0.1
 test: install ## Run the whole test suite (needs PostgreSQL: fails, never skips, without it)
 	$(BIN)/pytest
 
+test-fast: install ## The fast tier only: the request path in process on SQLite (seconds)
+	$(BIN)/pytest tests/fast
+
 test-sqlite: install ## Run only the tests that need no PostgreSQL (SQLITE_ONLY=1; not in CI)
 	SQLITE_ONLY=1 $(BIN)/pytest
 

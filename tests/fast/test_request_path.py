@@ -1,0 +1,55 @@
+"""The real-server tier's request-path tests, run in process on SQLite (tests/fast/conftest.py
+provides their fixtures): the same bodies, the same oracle, in seconds."""
+
+from __future__ import annotations
+
+from test_access import (  # noqa: F401
+    test_a_valid_key_gets_a_private_answer,
+    test_cors_ignores_other_origins,
+    test_cors_preflight_and_response_for_an_allowed_origin,
+    test_data_routes_need_a_valid_key,
+    test_off_by_default,
+    test_openapi_marks_data_routes_as_secured,
+    test_service_routes_stay_open,
+)
+from test_caching import (  # noqa: F401
+    test_200_carries_a_strong_etag_and_cache_headers,
+    test_a_stale_tag_gets_the_full_answer,
+    test_csv_matches_the_oracle,
+    test_every_representation_has_its_own_tag,
+    test_format_wins_over_accept,
+    test_if_none_match_answers_304,
+    test_unknown_format_is_a_400,
+)
+from test_errors import (  # noqa: F401
+    test_bad_request_is_a_problem,
+    test_oversized_body_is_a_problem,
+    test_problem_names_the_parameter,
+    test_wrong_method_is_a_problem,
+)
+from test_observability import (  # noqa: F401
+    test_every_line_is_json_and_each_request_logs_one_access_line,
+    test_no_query_string_path_or_secret_is_logged,
+    test_request_id_is_echoed_when_valid_else_replaced,
+)
+from test_openapi import (  # noqa: F401
+    document,
+    test_an_unknown_docs_asset_is_a_404_problem,
+    test_docs_page_is_self_contained,
+    test_document_is_openapi_3_1,
+    test_every_catalog_entry_is_documented,
+    test_real_responses_validate_against_the_document,
+)
+from test_resilience import (  # noqa: F401
+    test_a_slow_client_times_out_without_holding_up_others,
+    test_abusive_input_is_a_4xx_problem_and_serving_goes_on,
+    test_sql_injection_left_the_reviews_in_place,
+)
+from test_service import test_index_lists_the_catalog, test_liveness_and_readiness  # noqa: F401
+from test_summaries import (  # noqa: F401
+    test_awkward_ids_round_trip,
+    test_field_order_is_the_documented_one,
+    test_known_id_with_empty_period_is_200_with_zeros,
+    test_rules_on_edge_cases,
+    test_summary_matches_oracle,
+)
