@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -132,6 +133,46 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
+
+
+class Logged(Protocol):
+    def log(self) -> str: ...
+
+
+LOG_WAIT_S = 10.0
+
+
+def log_lines(server: Logged) -> list[dict[str, Any]]:
+    """The server's JSON log lines so far."""
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+
+
+def wait_for_log_lines(
+    server: Logged, matches: Callable[[dict[str, Any]], bool], count: int = 1
+) -> list[dict[str, Any]]:
+    """The server's log lines that `matches`, once there are at least `count` of them: the
+    log writer flushes every 0.1 s, behind the requests, so poll rather than sleep."""
+    deadline = time.monotonic() + LOG_WAIT_S
+    while len(found := [line for line in log_lines(server) if matches(line)]) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} log line(s) not within {LOG_WAIT_S} s:\n{server.log()}")
+        time.sleep(0.02)
+    return found
+
+
+def wait_until_caching(server: Logged, workers: int = 1) -> None:
+    """PostgreSQL: every worker listens for loads, so its response cache serves (it logs
+    `serving data version` at INFO when it starts to)."""
+
+    def listening_workers() -> int:
+        lines = log_lines(server)
+        return len({line["pid"] for line in lines if line["message"].startswith("serving data")})
+
+    deadline = time.monotonic() + LOG_WAIT_S
+    while listening_workers() < workers:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{workers} worker(s) not caching:\n{server.log()}")
+        time.sleep(0.02)
 
 
 def send_raw(base_url: str, request: bytes, timeout: float = 10) -> bytes:

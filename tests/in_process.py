@@ -36,6 +36,8 @@ from service.settings import Settings
 
 T = TypeVar("T")
 START_TIMEOUT_S = 10
+# Loggers of the test's own HTTP client, which shares this process's root logger.
+TEST_CLIENT_LOGGERS = ("httpx", "httpcore")
 STOP_TIMEOUT_S = 10
 # Several apps of one name live in this process, one after the other (sanic-testing sets
 # the same flag).
@@ -93,6 +95,8 @@ class InProcessServer:
         self._saved_logging = _logging_state()
         with contextlib.redirect_stdout(_Stdout(self._lines)):  # type: ignore[type-var]
             self.app = create_app(self.settings)
+        for handler in logging.getLogger().handlers:  # the app's: the test's client is no part
+            handler.addFilter(lambda record: not record.name.startswith(TEST_CLIENT_LOGGERS))
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):
             raise RuntimeError(f"the app did not start within {START_TIMEOUT_S} s")

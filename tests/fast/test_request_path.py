@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from test_access import (  # noqa: F401
     test_a_valid_key_gets_a_private_answer,
+    test_an_answer_already_given_still_needs_the_key,
+    test_cors_headers_are_on_error_responses_too,
     test_cors_ignores_other_origins,
     test_cors_preflight_and_response_for_an_allowed_origin,
     test_data_routes_need_a_valid_key,
     test_off_by_default,
     test_openapi_marks_data_routes_as_secured,
     test_service_routes_stay_open,
+    test_whitespace_after_the_key_is_not_part_of_it,
 )
 from test_caching import (  # noqa: F401
     test_200_carries_a_strong_etag_and_cache_headers,
