@@ -18,6 +18,7 @@ from test_access import (  # noqa: F401
 from test_caching import (  # noqa: F401
     test_200_carries_a_strong_etag_and_cache_headers,
     test_a_stale_tag_gets_the_full_answer,
+    test_csv_cells_are_the_oracles_values,
     test_csv_matches_the_oracle,
     test_every_representation_has_its_own_tag,
     test_format_wins_over_accept,
