@@ -93,6 +93,7 @@ SESSIONS = 2
 # interpreter importing this module, costs about what it saves), so not below 200k.
 COPY_PROCESSES = 2
 PARALLEL_COPY_MIN_ROWS = 200_000
+PARALLEL_COPY_MIN_ROWS_VARIABLE = "LOAD_PARALLEL_MIN_ROWS"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PROGRESS_INTERVAL_S = 1.0
 PROGRESS_POLL_S = 0.2  # how often the loader looks at the copying processes' row count
@@ -196,7 +197,7 @@ async def _load_into_postgres(
         sessions = [connection, *helpers]
         async with _step("creating the staging table", stream):
             await queries.create_staging_table(connection)
-        parts = source.split(COPY_PROCESSES, PARALLEL_COPY_MIN_ROWS)
+        parts = source.split(COPY_PROCESSES, _parallel_copy_min_rows())
         if len(parts) > 1:
             rows = await _copy_in_processes(
                 connection, source, parts, database_url, Progress(stream)
@@ -224,6 +225,17 @@ async def _load_into_postgres(
         await asyncio.gather(*(_close(helper) for helper in helpers))
         await _close(connection)
     return _Published(load_id=load_id, rows=rows, database=database)
+
+
+def _parallel_copy_min_rows() -> int:
+    """PARALLEL_COPY_MIN_ROWS, or LOAD_PARALLEL_MIN_ROWS from the environment (a machine
+    where starting a process costs more or less; tests lower it to split small sources)."""
+    raw = os.environ.get(PARALLEL_COPY_MIN_ROWS_VARIABLE, "").strip()
+    if not raw:
+        return PARALLEL_COPY_MIN_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise LoadError(f"{PARALLEL_COPY_MIN_ROWS_VARIABLE}={raw!r} is not a whole number above 0")
+    return int(raw)
 
 
 @cache
