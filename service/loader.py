@@ -98,6 +98,9 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PROGRESS_INTERVAL_S = 1.0
 PROGRESS_POLL_S = 0.2  # how often the loader looks at the copying processes' row count
 STILL_LIVE = "the previous data is still live"
+# The link, not a row or a statement, failed. Before asyncpg.PostgresError in an except
+# chain: a closed connection (ConnectionDoesNotExistError) is a PostgresError too.
+LOST_CONNECTION = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
 
 class LoadError(Exception):
@@ -287,12 +290,12 @@ async def _step(
     outcome = "the new data is live" if published else STILL_LIVE
     try:
         yield
-    except asyncpg.PostgresError as error:
-        raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
-    except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+    except LOST_CONNECTION as error:
         raise LoadError(
             f"lost the connection to PostgreSQL while {doing} ({error}); {outcome}"
         ) from error
+    except asyncpg.PostgresError as error:
+        raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
     if stream is not None:
         print(f"{doing}: {time.perf_counter() - started:.1f} s", file=stream, flush=True)
 
@@ -344,12 +347,12 @@ async def _copy_batches(
                 await connection.copy_records_to_table(
                     STAGING_TABLE, schema_name=STAGING_SCHEMA, columns=COLUMNS, records=batch
                 )
-            except asyncpg.PostgresError as error:
-                raise LoadError(_rejected(source, batch, error)) from error
-            except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+            except LOST_CONNECTION as error:
                 raise LoadError(
                     f"lost the connection to PostgreSQL while copying rows ({error}); {STILL_LIVE}"
                 ) from error
+            except asyncpg.PostgresError as error:
+                raise LoadError(_rejected(source, batch, error)) from error
             except (TypeError, ValueError, OverflowError) as error:
                 # Encoding failed before PostgreSQL saw the row (e.g. beyond 64-bit integers).
                 raise LoadError(
