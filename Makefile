@@ -10,7 +10,7 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test test-sqlite test-fast lint format lock clean vendor-docs image compose-up compose-load compose-down
+.PHONY: help install run data test test-sqlite test-fast mutation sql-mutations lint format lock clean vendor-docs image compose-up compose-load compose-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ test-fast: install ## The fast tier only: the request path in process on SQLite 
 
 test-sqlite: install ## Run only the tests that need no PostgreSQL (SQLITE_ONLY=1; not in CI)
 	SQLITE_ONLY=1 $(BIN)/pytest
+
+mutation: install ## Mutation score of the request path against the fast tier (mutmut; minutes)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results --all true > mutants/results.txt; $(BIN)/python scripts/mutation_score.py mutants
+
+sql-mutations: install ## Hand-written SQL mutations, each must be caught (needs PostgreSQL; minutes)
+	$(BIN)/python scripts/sql_mutations.py
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL
 	$(BIN)/ruff check service tests scripts

@@ -84,7 +84,7 @@ class InProcessServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lines = _Lines()
-        self._loop = asyncio.new_event_loop()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._serve, name="in-process-server", daemon=True)
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -93,8 +93,13 @@ class InProcessServer:
 
     def __enter__(self) -> InProcessServer:
         self._saved_logging = _logging_state()
-        with contextlib.redirect_stdout(_Stdout(self._lines)):  # type: ignore[type-var]
-            self.app = create_app(self.settings)
+        try:
+            with contextlib.redirect_stdout(_Stdout(self._lines)):  # type: ignore[type-var]
+                self.app = create_app(self.settings)
+        except BaseException:
+            _restore_logging(self._saved_logging)
+            raise
+        self._loop = asyncio.new_event_loop()  # only now: nothing to close if the app failed
         for handler in logging.getLogger().handlers:  # the app's: the test's client is no part
             handler.addFilter(lambda record: not record.name.startswith(TEST_CLIENT_LOGGERS))
         self._thread.start()
@@ -107,6 +112,7 @@ class InProcessServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(STOP_TIMEOUT_S)
         _restore_logging(self._saved_logging)
@@ -120,15 +126,17 @@ class InProcessServer:
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run `coroutine` on the server's loop (e.g. to reach into app.ctx) and return its
         result."""
+        assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(STOP_TIMEOUT_S)
 
     def _serve(self) -> None:
         loop = self._loop
+        assert loop is not None
         asyncio.set_event_loop(loop)
+        # A socket bound to a port the kernel picks (Sanic reads port 0 as its default).
+        listening = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{listening.getsockname()[1]}"
         try:
-            # A socket bound to a port the kernel picks (Sanic reads port 0 as its default).
-            listening = socket.create_server(("127.0.0.1", 0))
-            self.base_url = f"http://127.0.0.1:{listening.getsockname()[1]}"
             self._server = loop.run_until_complete(
                 self.app.create_server(sock=listening, access_log=False)
             )
@@ -137,24 +145,31 @@ class InProcessServer:
             loop.run_until_complete(self._server.after_start())
         except BaseException as error:  # noqa: BLE001 - reported to the test's thread
             self._failure = error
+            listening.close()
+        else:
             self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._stop())
+            loop.run_forever()
+        # Whatever broke (a mutant under mutation testing may break anything), close all.
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(self._stop())
         loop.close()
+        self._ready.set()
 
     async def _stop(self) -> None:
         """What Sanic's runner does on SIGTERM, without the grace period: stop listening,
         drop the connections, run the stop listeners (the store and log writer close)."""
         server = self._server
-        await server.before_stop()
-        server.server.close()
-        for connection in list(server.connections):
-            connection.abort()
-        await server.server.wait_closed()
-        await server.after_stop()
+        if server is None:
+            return
+        try:
+            await server.before_stop()
+        finally:
+            if server.server is not None:
+                server.server.close()
+                for connection in list(server.connections):
+                    connection.abort()
+                await server.server.wait_closed()
+            await server.after_stop()
         pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in pending:
             task.cancel()
