@@ -44,7 +44,9 @@ test-sqlite: install ## Run only the tests that need no PostgreSQL (SQLITE_ONLY=
 mutation: install ## Mutation score of the request path against the fast tier (mutmut; minutes)
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2
-	$(BIN)/mutmut results --all true > mutants/results.txt; $(BIN)/python scripts/mutation_score.py mutants
+	$(BIN)/mutmut results --all true > mutants/results.txt
+	awk -F': ' '{n[$$2]++} END {for (s in n) print n[s], s}' mutants/results.txt | sort -rn
+	@echo "survivors: make mutation-survivors; one mutant's diff: .venv/bin/mutmut show NAME"
 
 sql-mutations: install ## Hand-written SQL mutations, each must be caught (needs PostgreSQL; minutes)
 	$(BIN)/python scripts/sql_mutations.py

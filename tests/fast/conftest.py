@@ -4,21 +4,27 @@ only, so that a change to service/ is checked in seconds (`make test-fast`).
 These fixtures override the real-server tier's of the same names (tests/conftest.py), so
 test bodies imported from the real tier's modules run here unchanged, against the same rows
 and the same oracle.
+
+Each test gets an app of its own on a copy of the SQLite file of the test rows (a copy
+takes a millisecond, an app about a tenth of a second): no test sees another's state, and
+mutation testing (`make mutation`) sees every test run the code that builds the app, so it
+gives a mutant of that code to every test that would notice it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import test_access
 import test_observability
 from in_process import InProcessServer, serving
-from review_rows import Review, write_sqlite
 
 Serve = Callable[..., InProcessServer]
 
@@ -33,35 +39,54 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-@pytest.fixture(scope="module")
-def server(sqlite_url: str) -> Iterator[InProcessServer]:
-    with serving(sqlite_url, LOG_LEVEL="WARNING") as running:
+@pytest.fixture
+def own_sqlite_file(sqlite_url: str, tmp_path: Path) -> Path:
+    """A copy of the SQLite file of the test rows, this test's own (it may change it)."""
+    return Path(shutil.copy(sqlite_url.removeprefix("sqlite:///"), tmp_path / "reviews.sqlite"))
+
+
+@pytest.fixture
+def own_sqlite_url(own_sqlite_file: Path) -> str:
+    return f"sqlite:///{own_sqlite_file}"
+
+
+@pytest.fixture
+def server(own_sqlite_url: str) -> Iterator[InProcessServer]:
+    with serving(own_sqlite_url, LOG_LEVEL="WARNING") as running:
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(server: InProcessServer) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
 
 
-@pytest.fixture(scope="module")
-def keyed_server(sqlite_url: str) -> Iterator[InProcessServer]:
+@pytest.fixture
+def document(client: httpx.Client) -> dict[str, Any]:
+    """As tests/test_openapi.py's, for each test's own app."""
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+@pytest.fixture
+def keyed_server(own_sqlite_url: str) -> Iterator[InProcessServer]:
     """As tests/test_access.py configures its server."""
     key_digest = hashlib.sha256(test_access.KEY.encode()).hexdigest()
     with serving(
-        sqlite_url,
+        own_sqlite_url,
         API_KEYS=f"{test_access.OTHER_KEY_DIGEST},{key_digest}",
         CORS_ORIGINS=f"{test_access.ORIGIN},http://localhost:3000",
     ) as running:
         yield running
 
 
-@pytest.fixture(scope="module")
-def logged_server(sqlite_url: str) -> Iterator[InProcessServer]:
+@pytest.fixture
+def logged_server(own_sqlite_url: str) -> Iterator[InProcessServer]:
     """As tests/test_observability.py configures its server."""
     with serving(
-        sqlite_url, API_KEYS=hashlib.sha256(test_observability.KEY.encode()).hexdigest()
+        own_sqlite_url, API_KEYS=hashlib.sha256(test_observability.KEY.encode()).hexdigest()
     ) as running:
         yield running
 
@@ -75,9 +100,3 @@ def serve() -> Iterator[Serve]:
             return stack.enter_context(serving(database_url, **environment))
 
         yield start
-
-
-@pytest.fixture
-def own_sqlite_file(reviews: list[Review], tmp_path: Path) -> Path:
-    """A SQLite file of the test rows for one test, which it may change."""
-    return write_sqlite(tmp_path / "reviews.sqlite", reviews)

@@ -37,7 +37,6 @@ from test_observability import (  # noqa: F401
     test_request_id_is_echoed_when_valid_else_replaced,
 )
 from test_openapi import (  # noqa: F401
-    document,
     test_an_unknown_docs_asset_is_a_404_problem,
     test_docs_page_is_self_contained,
     test_document_is_openapi_3_1,
