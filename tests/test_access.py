@@ -162,6 +162,53 @@ def test_cors_headers_are_on_error_responses_too(
     assert "Origin" in response.headers["vary"]
 
 
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [
+        (None, "this route needs an API key: send Authorization: Bearer <key>"),
+        ("Basic abc", "this route needs an API key: send Authorization: Bearer <key>"),
+        ("Bearer wrong-key", "the API key is not valid"),
+    ],
+)
+def test_a_refused_key_is_told_exactly_why(
+    keyed_server: RunningServer, authorization: str | None, detail: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    with keyed_server.client() as client:
+        response = client.get(DATA, headers=headers)
+    assert response.json() == {
+        "type": "/problems/unauthorized",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": detail,
+    }
+
+
+def test_the_preflight_says_what_is_allowed(keyed_server: RunningServer) -> None:
+    asked = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x"}
+    with keyed_server.client() as client:
+        allowed = client.options(DATA, headers={"Origin": ORIGIN, **asked})
+        other = client.options(DATA, headers={"Origin": "https://evil.example", **asked})
+    assert allowed.status_code == other.status_code == 204
+    assert {k: v for k, v in allowed.headers.items() if k.startswith("access-control-")} == {
+        "access-control-allow-origin": ORIGIN,
+        "access-control-allow-methods": "GET",
+        "access-control-allow-headers": "Authorization, Accept, If-None-Match",
+        "access-control-max-age": "600",
+    }
+    assert allowed.headers["vary"] == other.headers["vary"] == "Origin"
+    assert not [k for k in other.headers if k.startswith("access-control-")]
+
+
+def test_an_allowed_origin_may_read_the_tag_and_the_retry_delay(
+    keyed_server: RunningServer,
+) -> None:
+    with keyed_server.client() as client:
+        response = client.get(DATA, headers={"Origin": ORIGIN, "Authorization": f"Bearer {KEY}"})
+    assert response.headers["access-control-expose-headers"] == "ETag, Retry-After"
+    assert response.headers["vary"] == "Accept, Authorization, Origin"
+
+
 def test_cors_ignores_other_origins(keyed_server: RunningServer) -> None:
     with keyed_server.client() as client:
         preflight = client.options(

@@ -64,6 +64,21 @@ def test_every_representation_has_its_own_tag(client: httpx.Client) -> None:
         ("", "*/*", "application/json"),
         ("?format=json", "text/csv", "application/json"),
         ("?format=csv", "application/json", "text/csv"),
+        # q-values, case, spaces, wildcards: JSON unless CSV is strictly preferred.
+        ("", "TEXT/CSV", "text/csv"),
+        ("", "text/csv ; q=0.8 , application/json ; q=0.7", "text/csv"),
+        ("", "text/csv;q=0", "application/json"),
+        ("", "text/csv;q=0.5, application/json;q=0.5", "application/json"),
+        ("", "text/csv;q=2, application/json", "application/json"),  # q is at most 1
+        ("", "text/csv;q=-1, application/json;q=0.001", "application/json"),
+        ("", "text/csv;q=oops, application/json;q=0.1", "application/json"),
+        ("", "text/csv;level=1;q=0.9, application/json;q=0.8", "text/csv"),
+        ("", "text/*", "application/json"),
+        ("", "text/*;q=1, application/*;q=0.1", "application/json"),
+        ("", "application/*;q=0.2, text/csv;q=0.3", "text/csv"),
+        ("", "application/xml", "application/json"),
+        ("", "*/*;q=0.1, text/csv;q=0.2", "text/csv"),
+        ("", "application/json;q=0.2, */*;q=0.9, text/csv;q=0.5", "text/csv"),
     ],
 )
 def test_format_wins_over_accept(

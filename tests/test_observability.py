@@ -97,6 +97,23 @@ def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) 
         assert secret not in text
 
 
+def test_metrics_are_prometheus_text_counting_every_request(logged_server: RunningServer) -> None:
+    route = "/v1/products/{product_id}/reviews/summary"
+    with logged_server.client() as client:
+        before = metric_value(
+            client.get("/metrics").text, "reviews_api_requests_total", route=route
+        )
+        client.get(DATA)  # a 401: counted too
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    after = metric_value(response.text, "reviews_api_requests_total", route=route, status="401")
+    assert (
+        after >= 1
+        and metric_value(response.text, "reviews_api_requests_total", route=route) == before + 1
+    )
+
+
 def metric_value(exposition: str, name: str, **labels: str) -> float:
     total = 0.0
     for line in exposition.splitlines():

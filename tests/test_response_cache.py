@@ -86,3 +86,10 @@ def test_zero_entries_switches_it_off() -> None:
     cache.start()
     cache.put("a", summary(), cache.generation)
     assert not cache.serving and cache.get("a") is None
+
+
+def test_one_entry_is_a_cache_too() -> None:
+    cache = serving_cache(max_entries=1)
+    assert cache.serving
+    cache.put("a", summary(), cache.generation)
+    assert cache.get("a") == summary()

@@ -141,8 +141,22 @@ def test_a_failing_sqlite_file_is_a_503_until_it_is_back(
             response = client.get(path)
             assert response.status_code == 503, response.text
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["type"] == "/problems/database-unavailable"
-            assert response.headers["retry-after"].isdigit()
+            assert response.json() == {
+                "type": "/problems/database-unavailable",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": "The database is not answering; try again shortly.",
+            }
+            assert response.headers["retry-after"] == "5"
+        # The operator learns why; the client does not.
+        warnings = wait_for_log_lines(
+            logged,
+            lambda line: line["logger"] == "reviews_api.database" and line["level"] == "WARNING",
+            count=2,
+        )
+        assert {line["message"] for line in warnings} == {
+            "database unavailable: OperationalError: no such table: reviews"
+        }
         rewrite_reviews(own_sqlite_file, reviews)
         assert client.get("/health/ready").status_code == 200
         assert client.get(PRODUCT).json() == expected_body(reviews)

@@ -4,7 +4,9 @@ provides their fixtures): the same bodies, the same oracle, in seconds."""
 from __future__ import annotations
 
 from test_access import (  # noqa: F401
+    test_a_refused_key_is_told_exactly_why,
     test_a_valid_key_gets_a_private_answer,
+    test_an_allowed_origin_may_read_the_tag_and_the_retry_delay,
     test_an_answer_already_given_still_needs_the_key,
     test_cors_headers_are_on_error_responses_too,
     test_cors_ignores_other_origins,
@@ -13,6 +15,7 @@ from test_access import (  # noqa: F401
     test_off_by_default,
     test_openapi_marks_data_routes_as_secured,
     test_service_routes_stay_open,
+    test_the_preflight_says_what_is_allowed,
     test_whitespace_after_the_key_is_not_part_of_it,
 )
 from test_caching import (  # noqa: F401
@@ -31,8 +34,16 @@ from test_errors import (  # noqa: F401
     test_problem_names_the_parameter,
     test_wrong_method_is_a_problem,
 )
+from test_exact_answers import (  # noqa: F401
+    test_each_problem_says_exactly_what_was_wrong,
+    test_each_service_route_says_what_it_sends,
+    test_openapi_parameters_say_what_the_service_checks,
+    test_the_index_lists_every_route_it_serves,
+    test_the_tag_is_the_data_version_and_a_hash_of_the_exact_bytes,
+)
 from test_observability import (  # noqa: F401
     test_every_line_is_json_and_each_request_logs_one_access_line,
+    test_metrics_are_prometheus_text_counting_every_request,
     test_no_query_string_path_or_secret_is_logged,
     test_request_id_is_echoed_when_valid_else_replaced,
 )
