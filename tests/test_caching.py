@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import oracle
 import pytest
-from conftest import run_cli, start_server, stop_server, summary_path
+from conftest import RunningServer, run_cli, send_raw, start_server, stop_server, summary_path
 from postgres_server import ThrowawayDatabase
 from review_rows import Review, generate_reviews, write_sqlite
 
@@ -79,6 +79,8 @@ def test_every_representation_has_its_own_tag(client: httpx.Client) -> None:
         ("", "application/xml", "application/json"),
         ("", "*/*;q=0.1, text/csv;q=0.2", "text/csv"),
         ("", "application/json;q=0.2, */*;q=0.9, text/csv;q=0.5", "text/csv"),
+        ("", "text/csv;Q=0.1, application/json;q=0.5", "application/json"),
+        ("", "text/csv; q=0.1, application/json;q=0.5", "application/json"),
     ],
 )
 def test_format_wins_over_accept(
@@ -88,6 +90,15 @@ def test_format_wins_over_accept(
     response = client.get(f"{PATH}{query}", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == expected
+
+
+def test_no_accept_header_is_json(server: RunningServer) -> None:
+    # Raw bytes: httpx always sends an Accept header.
+    answer = send_raw(
+        server.base_url, f"GET {PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+    )
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 200 ") and b"content-type: application/json" in head
 
 
 def test_unknown_format_is_a_400(client: httpx.Client) -> None:

@@ -5,13 +5,17 @@ it). On both backends here, and in the fast tier (tests/fast/test_request_path.p
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from hashlib import blake2b
 from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from review_rows import Review
+from test_caching import expected_cells
 
 from service.catalog import ENDPOINTS, MAX_ID_LENGTH
 
@@ -237,3 +241,34 @@ def test_each_service_route_says_what_it_sends(client: httpx.Client) -> None:
         response = client.get(asset)
         assert response.headers["content-type"] == types[asset[asset.rindex(".") :]], asset
         assert response.headers["cache-control"] == "public, max-age=86400"
+
+
+def test_the_service_routes_answer_as_documented(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    for path in ("/", "/health/live", "/health/ready", "/openapi.json"):
+        response = client.get(path)
+        documented = document["paths"][path]["get"]["responses"]
+        assert set(documented) == ({"200", "503"} if path == "/health/ready" else {"200"})
+        schema = documented["200"]["content"]["application/json"]["schema"]
+        Draft202012Validator({"components": document["components"], **schema}).validate(
+            response.json()
+        )
+    ready = document["paths"]["/health/ready"]["get"]["responses"]["503"]
+    assert ready["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert document["components"]["securitySchemes"]["apiKey"]["type"] == "http"
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert document["paths"]["/health/live"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]["required"] == ["status"]
+
+
+def test_the_csv_example_is_the_json_example_as_csv(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    for endpoint in ENDPOINTS:
+        content = document["paths"][endpoint.path]["get"]["responses"]["200"]["content"]
+        header, row = csv.reader(io.StringIO(content["text/csv"]["example"]))
+        assert dict(zip(header, row, strict=True)) == expected_cells(
+            content["application/json"]["example"]
+        )

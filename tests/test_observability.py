@@ -63,7 +63,7 @@ def test_every_line_is_json_and_each_request_logs_one_access_line(
     assert line["method"] == "GET"
     assert line["route"] == "/v1/products/{product_id}/reviews/summary"
     assert line["status"] == 200
-    assert isinstance(line["duration_ms"], float)
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
     assert line["client"] == "127.0.0.1"
     assert line["key_id"] == hashlib.sha256(KEY.encode()).hexdigest()[:8]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
@@ -80,6 +80,29 @@ def test_request_id_is_echoed_when_valid_else_replaced(
         response = client.get("/health/live", headers={"X-Request-ID": sent})
     echoed = response.headers["x-request-id"]
     assert (echoed == sent) if kept else re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nowhere", 404), ("POST", DATA, 405), ("GET", "/v1/products//reviews/summary", 404)],
+)
+def test_what_sanic_refuses_is_logged_and_tagged_too(
+    logged_server: RunningServer, method: str, path: str, status: int
+) -> None:
+    """Answers made before any route handler ran (no such route, wrong method) get a request
+    id and one access line, like every other."""
+    request_id = f"refused-{status}-{method}-{len(path)}"
+    with logged_server.client() as client:
+        response = client.request(method, path, headers={"X-Request-ID": request_id})
+    assert response.status_code == status
+    assert response.headers["x-request-id"] == request_id
+    (line,) = wait_for_log_lines(
+        logged_server, lambda entry: is_access_line(entry) and entry["request_id"] == request_id
+    )
+    assert (line["method"], line["status"]) == (method, status)
+    assert line["route"] == (
+        "unmatched" if status == 404 else "/v1/products/{product_id}/reviews/summary"
+    )
 
 
 def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) -> None:

@@ -26,6 +26,7 @@ from test_caching import (  # noqa: F401
     test_every_representation_has_its_own_tag,
     test_format_wins_over_accept,
     test_if_none_match_answers_304,
+    test_no_accept_header_is_json,
     test_unknown_format_is_a_400,
 )
 from test_errors import (  # noqa: F401
@@ -38,7 +39,9 @@ from test_exact_answers import (  # noqa: F401
     test_each_problem_says_exactly_what_was_wrong,
     test_each_service_route_says_what_it_sends,
     test_openapi_parameters_say_what_the_service_checks,
+    test_the_csv_example_is_the_json_example_as_csv,
     test_the_index_lists_every_route_it_serves,
+    test_the_service_routes_answer_as_documented,
     test_the_tag_is_the_data_version_and_a_hash_of_the_exact_bytes,
 )
 from test_observability import (  # noqa: F401
@@ -46,6 +49,7 @@ from test_observability import (  # noqa: F401
     test_metrics_are_prometheus_text_counting_every_request,
     test_no_query_string_path_or_secret_is_logged,
     test_request_id_is_echoed_when_valid_else_replaced,
+    test_what_sanic_refuses_is_logged_and_tagged_too,
 )
 from test_openapi import (  # noqa: F401
     test_an_unknown_docs_asset_is_a_404_problem,
