@@ -46,7 +46,7 @@ mutation: install ## Mutation score of the request path against the fast tier (m
 	$(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut results --all true > mutants/results.txt
 	awk -F': ' '{n[$$2]++} END {for (s in n) print n[s], s}' mutants/results.txt | sort -rn
-	@echo "survivors: make mutation-survivors; one mutant's diff: .venv/bin/mutmut show NAME"
+	@echo "survivors: grep survived mutants/results.txt; a diff: .venv/bin/mutmut show NAME"
 
 sql-mutations: install ## Hand-written SQL mutations, each must be caught (needs PostgreSQL; minutes)
 	$(BIN)/python scripts/sql_mutations.py
