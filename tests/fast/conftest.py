@@ -34,25 +34,28 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def sqlite_url(sqlite_url: str, tmp_path: Path) -> str:
+    """This test's own copy of the SQLite file of the test rows (the session's one, which
+    it overrides, is only copied): the test may change it, and what it checks about the
+    file is about the file its app served."""
+    copy = shutil.copy(sqlite_url.removeprefix("sqlite:///"), tmp_path / "reviews.sqlite")
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def own_sqlite_file(sqlite_url: str) -> Path:
+    return Path(sqlite_url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
 @pytest.fixture
-def own_sqlite_file(sqlite_url: str, tmp_path: Path) -> Path:
-    """A copy of the SQLite file of the test rows, this test's own (it may change it)."""
-    return Path(shutil.copy(sqlite_url.removeprefix("sqlite:///"), tmp_path / "reviews.sqlite"))
-
-
-@pytest.fixture
-def own_sqlite_url(own_sqlite_file: Path) -> str:
-    return f"sqlite:///{own_sqlite_file}"
-
-
-@pytest.fixture
-def server(own_sqlite_url: str) -> Iterator[InProcessServer]:
-    with serving(own_sqlite_url, LOG_LEVEL="WARNING") as running:
+def server(sqlite_url: str) -> Iterator[InProcessServer]:
+    with serving(sqlite_url, LOG_LEVEL="WARNING") as running:
         yield running
 
 
@@ -71,11 +74,11 @@ def document(client: httpx.Client) -> dict[str, Any]:
 
 
 @pytest.fixture
-def keyed_server(own_sqlite_url: str) -> Iterator[InProcessServer]:
+def keyed_server(sqlite_url: str) -> Iterator[InProcessServer]:
     """As tests/test_access.py configures its server."""
     key_digest = hashlib.sha256(test_access.KEY.encode()).hexdigest()
     with serving(
-        own_sqlite_url,
+        sqlite_url,
         API_KEYS=f"{test_access.OTHER_KEY_DIGEST},{key_digest}",
         CORS_ORIGINS=f"{test_access.ORIGIN},http://localhost:3000",
     ) as running:
@@ -83,10 +86,10 @@ def keyed_server(own_sqlite_url: str) -> Iterator[InProcessServer]:
 
 
 @pytest.fixture
-def logged_server(own_sqlite_url: str) -> Iterator[InProcessServer]:
+def logged_server(sqlite_url: str) -> Iterator[InProcessServer]:
     """As tests/test_observability.py configures its server."""
     with serving(
-        own_sqlite_url, API_KEYS=hashlib.sha256(test_observability.KEY.encode()).hexdigest()
+        sqlite_url, API_KEYS=hashlib.sha256(test_observability.KEY.encode()).hexdigest()
     ) as running:
         yield running
 

@@ -25,8 +25,8 @@ from service.response_cache import ResponseCache
 
 
 @pytest.fixture
-def cached(own_sqlite_url: str) -> Iterator[InProcessServer]:
-    with serving(own_sqlite_url) as server:
+def cached(sqlite_url: str) -> Iterator[InProcessServer]:
+    with serving(sqlite_url) as server:
         server.call(_listening(server))
         yield server
 

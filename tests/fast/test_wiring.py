@@ -11,9 +11,9 @@ from in_process import serving
 from test_observability import metric_value
 
 
-def test_the_app_is_built_from_its_settings(own_sqlite_url: str) -> None:
+def test_the_app_is_built_from_its_settings(sqlite_url: str) -> None:
     with serving(
-        own_sqlite_url,
+        sqlite_url,
         CACHE_ENTRIES="123",
         CACHE_MAX_MB="3",
         REQUEST_TIMEOUT_S="7",
@@ -33,8 +33,8 @@ def test_the_app_is_built_from_its_settings(own_sqlite_url: str) -> None:
         assert response.headers["cache-control"] == "public, max-age=0"
 
 
-def test_pool_figures_are_sampled_for_metrics(own_sqlite_url: str) -> None:
-    with serving(own_sqlite_url) as server, server.client() as client:
+def test_pool_figures_are_sampled_for_metrics(sqlite_url: str) -> None:
+    with serving(sqlite_url) as server, server.client() as client:
         deadline = time.monotonic() + 5  # sampled once a second
         while metric_value(client.get("/metrics").text, "reviews_api_db_pool_size") != 1:
             assert time.monotonic() < deadline, client.get("/metrics").text
