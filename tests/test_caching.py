@@ -29,7 +29,7 @@ def test_200_carries_a_strong_etag_and_cache_headers(client: httpx.Client) -> No
     assert client.get(PATH).headers["etag"] == etag, "same data, same tag"
 
 
-@pytest.mark.parametrize("form", ["{}", "W/{}", '"other", {}', "*"])
+@pytest.mark.parametrize("form", ["{}", "W/{}", '"other", {}', '"other",{}', "*"])
 def test_if_none_match_answers_304(client: httpx.Client, form: str) -> None:
     etag = client.get(PATH).headers["etag"]
     response = client.get(PATH, headers={"If-None-Match": form.format(etag)})
@@ -81,6 +81,11 @@ def test_every_representation_has_its_own_tag(client: httpx.Client) -> None:
         ("", "application/json;q=0.2, */*;q=0.9, text/csv;q=0.5", "text/csv"),
         ("", "text/csv;Q=0.1, application/json;q=0.5", "application/json"),
         ("", "text/csv; q=0.1, application/json;q=0.5", "application/json"),
+        ("", "text/csv, application/json;q=1", "application/json"),  # a tie is JSON
+        ("", "application/*, text/csv;q=0.5", "application/json"),
+        ("", "application/*;q=0.9, text/csv;q=0.5", "application/json"),
+        ("", "*/*;q=0.8, text/csv;q=0.5", "application/json"),
+        ("", "*/*;q=0.1, application/*;q=0.9, text/csv;q=0.5", "application/json"),
     ],
 )
 def test_format_wins_over_accept(

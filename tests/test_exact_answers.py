@@ -272,3 +272,19 @@ def test_the_csv_example_is_the_json_example_as_csv(client: httpx.Client) -> Non
         assert dict(zip(header, row, strict=True)) == expected_cells(
             content["application/json"]["example"]
         )
+
+
+def test_plain_http_errors_are_about_blank_problems(client: httpx.Client) -> None:
+    """README: no route and a wrong method are `about:blank` problems; a 405 says what is
+    allowed (RFC 9110 15.5.6)."""
+    missing = client.get("/nowhere")
+    assert (missing.status_code, missing.json()["type"], missing.json()["title"]) == (
+        404,
+        "about:blank",
+        "Not Found",
+    )
+    wrong_method = client.post(PRODUCT)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["type"] == "about:blank"
+    assert wrong_method.json()["title"] == "Method Not Allowed"
+    assert "GET" in wrong_method.headers["allow"]

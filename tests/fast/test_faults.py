@@ -89,8 +89,12 @@ def test_a_bug_is_a_500_problem_logged_with_its_traceback(
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["type"] == "/problems/internal-error"
-    assert problem["title"] == "Internal Server Error"
+    assert problem == {
+        "type": "/problems/internal-error",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "The server failed to answer this request; the error has been logged.",
+    }
     assert "ZeroDivisionError" not in response.text and "a bug" not in response.text
     (error,) = wait_for_log_lines(
         logged, lambda line: line["message"] == "unhandled ZeroDivisionError"
@@ -114,6 +118,12 @@ def test_a_client_that_leaves_mid_request_is_logged_as_499(logged: InProcessServ
         assert store.cancelled.wait(5), "the request was cancelled when the client left"
     (access,) = wait_for_log_lines(logged, lambda line: line.get("request_id") == "gone")
     assert access["status"] == 499
+    wait_for_log_lines(
+        logged,
+        lambda line: (
+            line["message"] == "the client closed the connection before the response was sent"
+        ),
+    )
     # A client that left is no error of the service's: nothing logged at ERROR.
     assert not [line for line in log_lines(logged) if line["level"] == "ERROR"]
 

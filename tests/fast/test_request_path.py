@@ -39,6 +39,7 @@ from test_exact_answers import (  # noqa: F401
     test_each_problem_says_exactly_what_was_wrong,
     test_each_service_route_says_what_it_sends,
     test_openapi_parameters_say_what_the_service_checks,
+    test_plain_http_errors_are_about_blank_problems,
     test_the_csv_example_is_the_json_example_as_csv,
     test_the_index_lists_every_route_it_serves,
     test_the_service_routes_answer_as_documented,
