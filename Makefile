@@ -10,8 +10,9 @@ DEV_DB := data/musical_instrument_reviews.sqlite
 ROWS ?= 231392
 
 .DEFAULT_GOAL := help
-.PHONY: help install run data test replica-tools lint format lock clean vendor-docs image \
-	container-tools container-base compose-up compose-load compose-down
+.PHONY: help install run data test test-sqlite test-fast mutation sql-mutations replica-tools lint \
+	format lock clean vendor-docs image container-tools container-base compose-up compose-load \
+	compose-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,11 +35,27 @@ run: install data ## Serve the API on the development database (http://127.0.0.1
 	$(BIN)/reviews-api serve
 
 # CI (root, a fresh clone, CI=true) installs what the container and replica tests need first.
-test: install $(if $(filter true,$(CI)),container-tools replica-tools) ## Run the test suite (needs a PostgreSQL server; see README)
+test: install $(if $(filter true,$(CI)),container-tools replica-tools) ## Run the whole test suite (needs PostgreSQL: fails, never skips, without it)
 	$(BIN)/pytest
 
 replica-tools: ## As root: pgbouncer from apt when missing (the replica tests need it)
 	scripts/replica-tools
+
+test-fast: install ## The fast tier only: the request path in process on SQLite (seconds)
+	$(BIN)/pytest tests/fast
+
+test-sqlite: install ## Run only the tests that need no PostgreSQL (SQLITE_ONLY=1; not in CI)
+	SQLITE_ONLY=1 $(BIN)/pytest
+
+mutation: install ## Mutation score of the request path against the fast tier (mutmut; minutes)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results --all true > mutants/results.txt
+	awk -F': ' '{n[$$2]++} END {for (s in n) print n[s], s}' mutants/results.txt | sort -rn
+	@echo "survivors: grep survived mutants/results.txt; a diff: .venv/bin/mutmut show NAME"
+
+sql-mutations: install ## Hand-written SQL mutations, each must be caught (needs PostgreSQL; minutes)
+	$(BIN)/python scripts/sql_mutations.py
 
 lint: install ## ruff, mypy on service/, sqlfluff on the SQL
 	$(BIN)/ruff check service tests scripts

@@ -105,6 +105,7 @@ SESSIONS = 2
 # interpreter importing this module, costs about what it saves), so not below 200k.
 COPY_PROCESSES = 2
 PARALLEL_COPY_MIN_ROWS = 200_000
+PARALLEL_COPY_MIN_ROWS_VARIABLE = "LOAD_PARALLEL_MIN_ROWS"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PROGRESS_INTERVAL_S = 1.0
 PROGRESS_POLL_S = 0.2  # how often the loader looks at the copying processes' row count
@@ -119,6 +120,9 @@ NOW_LIVE = "the new data is live"
 CHECK_DATA_LOADS = (
     "whether the new data went live is unknown: the latest row of review_api.data_loads says"
 )
+# The link, not a row or a statement, failed. Before asyncpg.PostgresError in an except
+# chain: a closed connection (ConnectionDoesNotExistError) is a PostgresError too.
+LOST_CONNECTION = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
 
 class LoadError(Exception):
@@ -305,7 +309,7 @@ async def _load_into_postgres(
         connection = sessions[0]
         async with _step("creating the staging table", stream):
             await queries.create_staging_table(connection)
-        parts = source.split(COPY_PROCESSES, PARALLEL_COPY_MIN_ROWS)
+        parts = source.split(COPY_PROCESSES, _parallel_copy_min_rows())
         if len(parts) > 1:
             rows = await _copy_in_processes(
                 connection, source, parts, database_url, progress, rejects
@@ -374,6 +378,17 @@ async def _drop_retired_table(
         )
 
 
+def _parallel_copy_min_rows() -> int:
+    """PARALLEL_COPY_MIN_ROWS, or LOAD_PARALLEL_MIN_ROWS from the environment (a machine
+    where starting a process costs more or less; tests lower it to split small sources)."""
+    raw = os.environ.get(PARALLEL_COPY_MIN_ROWS_VARIABLE, "").strip()
+    if not raw:
+        return PARALLEL_COPY_MIN_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise LoadError(f"{PARALLEL_COPY_MIN_ROWS_VARIABLE}={raw!r} is not a whole number above 0")
+    return int(raw)
+
+
 @cache
 def _postgres_queries() -> Any:
     return aiosql.from_path(queries_dir("loader", "postgres"), "asyncpg")
@@ -440,12 +455,12 @@ async def _step(
     started = time.perf_counter()
     try:
         yield
-    except asyncpg.PostgresError as error:
-        raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
-    except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+    except LOST_CONNECTION as error:
         raise LoadError(
             f"lost the connection to PostgreSQL while {doing} ({error}); {lost_outcome or outcome}"
         ) from error
+    except asyncpg.PostgresError as error:
+        raise LoadError(f"{doing} failed: {_postgres_reason(error)}; {outcome}") from error
     if stream is not None:
         print(f"{doing}: {time.perf_counter() - started:.1f} s", file=stream, flush=True)
 
@@ -513,12 +528,12 @@ async def _copy_batches(
                 await connection.copy_records_to_table(
                     STAGING_TABLE, schema_name=STAGING_SCHEMA, columns=COLUMNS, records=batch
                 )
-            except asyncpg.PostgresError as error:
-                raise LoadError(_rejected(source, batch, error)) from error
-            except (OSError, TimeoutError, asyncpg.InterfaceError) as error:
+            except LOST_CONNECTION as error:
                 raise LoadError(
                     f"lost the connection to PostgreSQL while copying rows ({error}); {STILL_LIVE}"
                 ) from error
+            except asyncpg.PostgresError as error:
+                raise LoadError(_rejected(source, batch, error)) from error
             except (TypeError, ValueError, OverflowError) as error:
                 # Encoding failed before PostgreSQL saw the row (e.g. beyond 64-bit integers).
                 raise LoadError(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -135,6 +137,46 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
         yield http
 
 
+class Logged(Protocol):
+    def log(self) -> str: ...
+
+
+LOG_WAIT_S = 10.0
+
+
+def log_lines(server: Logged) -> list[dict[str, Any]]:
+    """The server's JSON log lines so far."""
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+
+
+def wait_for_log_lines(
+    server: Logged, matches: Callable[[dict[str, Any]], bool], count: int = 1
+) -> list[dict[str, Any]]:
+    """The server's log lines that `matches`, once there are at least `count` of them: the
+    log writer flushes every 0.1 s, behind the requests, so poll rather than sleep."""
+    deadline = time.monotonic() + LOG_WAIT_S
+    while len(found := [line for line in log_lines(server) if matches(line)]) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} log line(s) not within {LOG_WAIT_S} s:\n{server.log()}")
+        time.sleep(0.02)
+    return found
+
+
+def wait_until_caching(server: Logged, workers: int = 1) -> None:
+    """PostgreSQL: every worker listens for loads, so its response cache serves (it logs
+    `serving data version` at INFO when it starts to)."""
+
+    def listening_workers() -> int:
+        lines = log_lines(server)
+        return len({line["pid"] for line in lines if line["message"].startswith("serving data")})
+
+    deadline = time.monotonic() + LOG_WAIT_S
+    while listening_workers() < workers:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{workers} worker(s) not caching:\n{server.log()}")
+        time.sleep(0.02)
+
+
 def send_raw(base_url: str, request: bytes, timeout: float = 10) -> bytes:
     """Send bytes no polite client would and return what the server answers (to EOF)."""
     host, port = base_url.removeprefix("http://").split(":")
@@ -168,14 +210,74 @@ def default_dev_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
-    """A PostgreSQL server the tests may create databases and roles on (see postgres_server)."""
+    """A PostgreSQL server the tests may create databases and roles on (see postgres_server).
+    None is a failure, never a skip: `make test-sqlite` (SQLITE_ONLY=1) leaves out the tests
+    that need one instead."""
+    missing = None
     try:
         with server_url() as url:
             yield url
     except NoServer as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {error}", pytrace=False)
-        pytest.skip(str(error))
+        missing = str(error)
+    if missing:  # outside the except: the report shows the reason, not a chained traceback
+        pytest.fail(f"{missing}\n(a run without PostgreSQL: make test-sqlite)", pytrace=False)
+
+
+# --- Suite policy: nothing is skipped silently ------------------------------------------------
+
+SQLITE_ONLY = os.environ.get("SQLITE_ONLY") == "1"
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    """The test uses a PostgreSQL server (a fixture of its own, or the postgres backend)."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("backend") if callspec else None
+    return "postgres_admin_url" in getattr(item, "fixturenames", ()) or backend == "postgres"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SQLITE_ONLY and os.environ.get("CI") == "true":
+        raise pytest.UsageError("SQLITE_ONLY=1 is refused with CI=true: CI runs every test")
+    config.pluginmanager.register(NoSilentSkips(), "no-silent-skips")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """SQLITE_ONLY=1 (`make test-sqlite`): the PostgreSQL tests are deselected, and said so."""
+    if SQLITE_ONLY:
+        left_out = [item for item in items if needs_postgres(item)]
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not needs_postgres(item)]
+
+
+class NoSilentSkips:
+    """A skipped test fails the run (a skip is how a missing server used to pass unseen);
+    a SQLite-only run says how many PostgreSQL tests it left out."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+        self.deselected = 0
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += sum(needs_postgres(item) for item in items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped:
+            self.skipped.append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if SQLITE_ONLY:
+            terminalreporter.write_line(
+                f"SQLITE_ONLY=1: {self.deselected} PostgreSQL tests were not run", yellow=True
+            )
+        if self.skipped:
+            terminalreporter.write_line(
+                f"{len(self.skipped)} skipped, and this suite must not skip: {self.skipped[:5]}",
+                red=True,
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def run_cli(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

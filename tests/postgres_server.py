@@ -1,8 +1,9 @@
 """Finding a PostgreSQL server for the tests, and making throwaway databases on it.
 
-Order: TEST_DATABASE_URL if set; else a testcontainers PostgreSQL when a Docker engine
-answers; else the local server on 127.0.0.1:5432. With CI=true an unreachable server
-fails the run: the PostgreSQL tests are never silently skipped there.
+Order: TEST_DATABASE_URL if set (and then only it: unreachable, it is an error naming it,
+never a fall-back to another server); else a testcontainers PostgreSQL when a Docker engine
+answers; else the local server on 127.0.0.1:5432. No server fails the run (conftest.py):
+the PostgreSQL tests are never silently skipped; SQLITE_ONLY=1 leaves them out on purpose.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def with_database(
     )
 
 
+def without_password(url: str) -> str:
+    """`url` with its password, if any, replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
 def reachable(url: str) -> str | None:
     """None when a connection works, else the reason."""
     try:
@@ -56,10 +67,11 @@ def server_url() -> Iterator[str]:
     """An admin URL (may create databases and roles) to a running server."""
     tried = []
     if url := os.environ.get("TEST_DATABASE_URL"):
-        if (reason := reachable(url)) is None:
-            yield url
-            return
-        tried.append(f"TEST_DATABASE_URL={url}: {reason}")
+        if (reason := reachable(url)) is not None:
+            # The developer named this server: testing another one instead would mislead.
+            raise NoServer(f"TEST_DATABASE_URL={without_password(url)} is unreachable: {reason}")
+        yield url
+        return
     container = _start_container(tried)
     if container is not None:
         try:

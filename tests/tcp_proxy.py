@@ -35,6 +35,8 @@ class TcpProxy:
         self._resetting = False
         self._closing = False
         self._listening_at_start = listening
+        self._tripwire: bytes | None = None
+        self.tripped = False
 
     def __enter__(self) -> TcpProxy:
         self._thread.start()
@@ -63,6 +65,12 @@ class TcpProxy:
 
     def forward(self) -> None:
         self._call(self._set_flowing(True))
+
+    def kill_when_client_sends(self, pattern: bytes) -> None:
+        """Kill every connection the moment a client sends `pattern` (it is not forwarded):
+        the link lost at an exact step of a protocol, e.g. before a given query. `tripped`
+        says whether it happened."""
+        self._tripwire = pattern
 
     def kill_connections(self) -> None:
         """Close every established connection at once, on both sides, unsent bytes lost."""
@@ -143,19 +151,25 @@ class TcpProxy:
                 return
             link.upstream = upstream
             await asyncio.gather(
-                self._pump(client_reader, upstream),
-                self._pump(upstream_reader, client),
+                self._pump(client_reader, upstream, from_client=True),
+                self._pump(upstream_reader, client, from_client=False),
                 return_exceptions=True,
             )
         finally:
             link.abort()
             self._links.discard(link)
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, from_client: bool
+    ) -> None:
         assert self._flowing is not None
         try:
             while data := await source.read(CHUNK):
                 await self._flowing.wait()
+                if from_client and self._tripwire is not None and self._tripwire in data:
+                    self.tripped = True
+                    await self._kill_all()
+                    return
                 sink.write(data)
                 await sink.drain()
         finally:

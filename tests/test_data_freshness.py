@@ -58,6 +58,11 @@ def answer(server: RunningServer, product: str, bounds: tuple[date | None, date 
     return response.json() if response.status_code == 200 else response.status_code
 
 
+def tag(server: RunningServer) -> str:
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        return client.get(summary_path("products", PRODUCT)).headers["etag"]
+
+
 def version_lines(server: RunningServer) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     return [line for line in lines if line["message"].startswith("serving data version")]
@@ -165,9 +170,15 @@ def test_a_worker_that_cannot_listen_does_not_cache_and_listens_again(
         # The notification is lost on the way, yet the cached answer is not served.
         new_rows = second_load(reviews)
         assert answer(server, PRODUCT, BOUNDS[0]) == expected(new_rows, PRODUCT, BOUNDS[0])
+        # Nor is the old version in the tag: while not listening, the worker re-reads it at
+        # most VERSION_TTL_S (1 s) after the last read.
+        version, _ = live_load(database.owner_url)
+        deadline = time.monotonic() + NOTIFICATION_WAIT_S
+        while not tag(server).startswith(f'"{version}-'):
+            assert time.monotonic() < deadline, tag(server)
+            time.sleep(0.05)
 
         proxy.reset_new_connections(False)
-        version, _ = live_load(database.owner_url)
         wait_until_serving(server, version, workers=1)
         for _ in range(3):
             assert answer(server, PRODUCT, BOUNDS[0]) == expected(new_rows, PRODUCT, BOUNDS[0])

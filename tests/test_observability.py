@@ -1,4 +1,5 @@
-"""Structured access logs and Prometheus metrics summed over all workers."""
+"""Structured access logs and Prometheus metrics summed over all workers, on both backends
+(PostgreSQL with its response cache serving: a cached answer is logged and counted too)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import RunningServer, send_raw, start_server, stop_server
+from conftest import (
+    RunningServer,
+    log_lines,
+    send_raw,
+    start_server,
+    stop_server,
+    wait_for_log_lines,
+    wait_until_caching,
+)
 from postgres_server import ThrowawayDatabase
 from review_rows import generate_reviews, write_postgres
 
@@ -21,41 +30,45 @@ DATA = "/v1/products/ENDS/reviews/summary"
 KEY = "observability-test-key"
 
 
-def log_lines(server: RunningServer) -> list[dict[str, Any]]:
-    time.sleep(0.3)  # the log writer thread writes every 0.1 s, behind the requests
-    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-
-
 def access_lines(server: RunningServer) -> list[dict[str, Any]]:
     return [line for line in log_lines(server) if line["logger"] == "reviews_api.access"]
 
 
+def is_access_line(line: dict[str, Any]) -> bool:
+    return bool(line["logger"] == "reviews_api.access")
+
+
 @pytest.fixture(scope="module")
 def logged_server(
-    sqlite_url: str, tmp_path_factory: pytest.TempPathFactory
+    backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     server = start_server(
-        sqlite_url,
+        database_url,
         tmp_path_factory.mktemp("logs") / "server.log",
         LOG_LEVEL="INFO",
         API_KEYS=hashlib.sha256(KEY.encode()).hexdigest(),
     )
+    if backend == "postgres":
+        wait_until_caching(server)
     yield server
     stop_server(server)
 
 
+@pytest.mark.parametrize("request_id", ["req-1", "req-2"])  # on PostgreSQL, a miss then a hit
 def test_every_line_is_json_and_each_request_logs_one_access_line(
-    logged_server: RunningServer,
+    logged_server: RunningServer, request_id: str
 ) -> None:
     with logged_server.client() as client:
-        client.get(DATA, headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "req-1"})
-    (line,) = [entry for entry in access_lines(logged_server) if entry.get("request_id") == "req-1"]
+        client.get(DATA, headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": request_id})
+    (line,) = wait_for_log_lines(
+        logged_server, lambda entry: is_access_line(entry) and entry["request_id"] == request_id
+    )
     raw = [line for line in logged_server.log().splitlines() if line.strip()]
     assert raw and all(line.startswith("{") for line in raw), raw[:3]
     assert line["method"] == "GET"
     assert line["route"] == "/v1/products/{product_id}/reviews/summary"
     assert line["status"] == 200
-    assert isinstance(line["duration_ms"], float)
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
     assert line["client"] == "127.0.0.1"
     assert line["key_id"] == hashlib.sha256(KEY.encode()).hexdigest()[:8]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["time"])
@@ -74,6 +87,27 @@ def test_request_id_is_echoed_when_valid_else_replaced(
     assert (echoed == sent) if kept else re.fullmatch(r"[0-9a-f]{32}", echoed)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nowhere", 404), ("POST", DATA, 405), ("GET", "/v1/products//reviews/summary", 404)],
+)
+def test_what_sanic_refuses_is_logged_and_tagged_too(
+    logged_server: RunningServer, method: str, path: str, status: int
+) -> None:
+    """Answers made before any route handler ran (no such route, wrong method) get a request
+    id and one access line, like every other."""
+    request_id = f"refused-{status}-{method}-{len(path)}"
+    with logged_server.client() as client:
+        response = client.request(method, path, headers={"X-Request-ID": request_id})
+    assert response.status_code == status
+    assert response.headers["x-request-id"] == request_id
+    (line,) = wait_for_log_lines(
+        logged_server, lambda entry: is_access_line(entry) and entry["request_id"] == request_id
+    )
+    assert (line["method"], line["status"]) == (method, status)
+    assert line["route"] == "unmatched"  # no route took the request
+
+
 def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) -> None:
     with logged_server.client() as client:
         client.get(
@@ -81,11 +115,29 @@ def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) 
             headers={"Authorization": f"Bearer {KEY}"},
         )
         client.get(DATA, headers={"Authorization": "Bearer wrong-secret-key"})
+    # Both requests' lines are written: nothing below can be missing for want of a flush.
+    wait_for_log_lines(logged_server, lambda line: is_access_line(line) and line["status"] == 400)
+    wait_for_log_lines(logged_server, lambda line: is_access_line(line) and line["status"] == 401)
     text = logged_server.log()
     for secret in ("hunter2", "SECRET-PRODUCT", "from=", KEY, "wrong-secret-key"):
         assert secret not in text
-    statuses = {line["status"] for line in access_lines(logged_server)}
-    assert {400, 401} <= statuses
+
+
+def test_metrics_are_prometheus_text_counting_every_request(logged_server: RunningServer) -> None:
+    route = "/v1/products/{product_id}/reviews/summary"
+    with logged_server.client() as client:
+        before = metric_value(
+            client.get("/metrics").text, "reviews_api_requests_total", route=route
+        )
+        client.get(DATA)  # a 401: counted too
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    after = metric_value(response.text, "reviews_api_requests_total", route=route, status="401")
+    assert (
+        after >= 1
+        and metric_value(response.text, "reviews_api_requests_total", route=route) == before + 1
+    )
 
 
 # Secrets a client sends, each where the service must never log it.
@@ -173,16 +225,21 @@ def metric_value(exposition: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_metrics_are_summed_over_two_workers(sqlite_url: str, tmp_path: Path) -> None:
-    server = start_server(sqlite_url, tmp_path / "server.log", WORKERS="2", LOG_LEVEL="INFO")
+def test_metrics_are_summed_over_two_workers(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    server = start_server(database_url, tmp_path / "server.log", WORKERS="2", LOG_LEVEL="INFO")
     try:
+        if backend == "postgres":
+            wait_until_caching(server, workers=2)  # every lookup counts from here on
         requests = 0
         for _ in range(20):  # fresh connections, so the kernel spreads them over the workers
             with httpx.Client(base_url=server.base_url) as client:
                 for _ in range(5):
                     assert client.get(DATA).status_code == 200
                     requests += 1
-            pids = {line["pid"] for line in access_lines(server)}
+            lines = wait_for_log_lines(server, is_access_line, count=requests)
+            pids = {line["pid"] for line in lines}
             if len(pids) >= 2 and requests >= 40:
                 break
         assert len(pids) == 2, "both workers must have answered some requests"
@@ -205,13 +262,31 @@ def test_metrics_are_summed_over_two_workers(sqlite_url: str, tmp_path: Path) ->
             "reviews_api_build_info",
         ):
             assert name in exposition, name
-        assert (
-            metric_value(
-                exposition,
-                "reviews_api_db_query_duration_seconds_count",
-                query="product_review_summary",
-            )
-            == requests
+        queries = metric_value(
+            exposition,
+            "reviews_api_db_query_duration_seconds_count",
+            query="product_review_summary",
         )
+        if backend == "sqlite":  # no response cache: every request queries
+            assert queries == requests
+        else:  # each worker queried on its first request, and answered the others from cache
+            hits, misses = cache_lookups(server, requests)
+            assert queries == misses and hits == requests - misses and hits > 0
     finally:
         stop_server(server)
+
+
+def cache_lookups(server: RunningServer, requests: int) -> tuple[float, float]:
+    """(hits, misses) once the workers' cache samples (taken once a second) count `requests`
+    lookups in all."""
+    deadline = time.monotonic() + 10
+    while True:
+        with httpx.Client(base_url=server.base_url) as client:
+            exposition = client.get("/metrics").text
+        name = "reviews_api_response_cache_lookups_total"
+        hits = metric_value(exposition, name, result="hit")
+        misses = metric_value(exposition, name, result="miss")
+        if hits + misses == requests or time.monotonic() > deadline:
+            assert hits + misses == requests, exposition
+            return hits, misses
+        time.sleep(0.1)

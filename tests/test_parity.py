@@ -1,9 +1,9 @@
 """SQLite and PostgreSQL give identical answers, equal to the oracle, on generated data.
 
 Hypothesis draws small sets of reviews around the edge cases (one review, everything on
-one day, the first and last day of the data, null and comma-separated votes, names that
-come and go); each set is written into both databases behind two running servers, and
-every summary is asked of both.
+one day, the first and last day of the data, the first second, noon and the last second of
+a day, null and comma-separated votes, names that come and go); each set is written into
+both databases behind two running servers, and every summary is asked of both.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from conftest import RunningServer, start_server, stop_server, summary_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postgres_server import ThrowawayDatabase
-from review_rows import FIRST_DAY, LAST_DAY, Review, make_review, write_postgres, write_sqlite
+from review_rows import (
+    FIRST_DAY,
+    LAST_DAY,
+    TIMES_OF_DAY,
+    Review,
+    make_review,
+    write_postgres,
+    write_sqlite,
+)
 
 IDS = st.sampled_from(["P1", "P2", "it's", "100%", "Zoë"])
 LEAP_DAY = date(2016, 2, 29)
@@ -34,6 +42,7 @@ DAYS = st.sampled_from(
         LAST_DAY,
     ]
 )
+TIMES = st.sampled_from(TIMES_OF_DAY)
 VOTES = st.one_of(st.none(), st.integers(min_value=0, max_value=5000))
 NAMES = st.one_of(st.none(), st.sampled_from(["Ann", "O'Brien", "Zoë ♪"]))
 
@@ -47,6 +56,7 @@ def review_sets(draw: st.DrawFn) -> list[Review]:
             product=draw(IDS),
             reviewer=draw(IDS),
             day=draw(DAYS),
+            at=draw(TIMES),
             stars=draw(st.integers(min_value=1, max_value=5)),
             verified=draw(st.sampled_from([0, 1, None])),
             name=draw(NAMES),
@@ -56,11 +66,14 @@ def review_sets(draw: st.DrawFn) -> list[Review]:
     ]
 
 
+# Each drawn day is a period's first or last day, or the day just outside one.
 PERIODS = [
     (None, None),
     (FIRST_DAY, None),
     (None, FIRST_DAY),
     (LEAP_DAY, LEAP_DAY),
+    (None, LEAP_DAY - timedelta(days=1)),
+    (LEAP_DAY + timedelta(days=1), None),
     (FIRST_DAY + timedelta(days=1), LAST_DAY - timedelta(days=1)),
     (LAST_DAY, LAST_DAY),
 ]

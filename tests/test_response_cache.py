@@ -86,3 +86,24 @@ def test_zero_entries_switches_it_off() -> None:
     cache.start()
     cache.put("a", summary(), cache.generation)
     assert not cache.serving and cache.get("a") is None
+
+
+def test_one_entry_is_a_cache_too() -> None:
+    cache = serving_cache(max_entries=1)
+    assert cache.serving
+    cache.put("a", summary(), cache.generation)
+    assert cache.get("a") == summary()
+
+
+def test_an_answer_the_size_of_the_whole_cache_is_kept() -> None:
+    cache = serving_cache(max_bytes=summary(1000).size)
+    cache.put("a", summary(1000), cache.generation)
+    assert len(cache) == 1 and cache.bytes == cache.max_bytes
+
+
+def test_a_not_found_answer_costs_its_detail() -> None:
+    not_found = CachedSummary(None, "", "", not_found_detail="no reviews at all for 'x'")
+    assert not_found.size == len("no reviews at all for 'x'") + ENTRY_OVERHEAD_BYTES
+    cache = serving_cache()
+    cache.put("x", not_found, cache.generation)
+    assert cache.get("x") == not_found and cache.bytes == not_found.size

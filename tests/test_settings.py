@@ -32,11 +32,41 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"DB_QUEUE_MAX": "-1"}, "DB_QUEUE_MAX=-1 is outside 0..1000000"),
         ({"DB_QUEUE_WAIT_MS": "0"}, "DB_QUEUE_WAIT_MS=0 is outside 1..600000"),
         ({"DB_QUEUE_WAIT_MS": "1s"}, "DB_QUEUE_WAIT_MS='1s' is not a whole number"),
+        ({"API_KEYS": "s3cret-key"}, "API_KEYS: entry 1 is not a SHA-256 hex digest"),
+        ({"API_KEYS": f"{'a' * 64}, {'b' * 63}"}, "API_KEYS: entry 2 is not a SHA-256"),
+        ({"API_KEYS": f"{'g' * 64}"}, "API_KEYS: entry 1 is not a SHA-256"),
+        ({"CORS_ORIGINS": "bi.example.com"}, "CORS_ORIGINS: 'bi.example.com' is not an origin"),
+        ({"CORS_ORIGINS": "https://a.example/x"}, "CORS_ORIGINS: 'https://a.example/x' is not"),
+        ({"CORS_ORIGINS": "ftp://a.example"}, "CORS_ORIGINS: 'ftp://a.example' is not"),
+        ({"DB_POOL_MIN": "5", "DB_POOL_MAX": "4"}, "DB_POOL_MIN=5 is above DB_POOL_MAX=4"),
+        ({"DB_CONNECT_TIMEOUT_S": "0"}, "DB_CONNECT_TIMEOUT_S=0.0 is outside 0..3600 seconds"),
+        ({"LISTEN_DATABASE_URL": "sqlite:///x"}, "LISTEN_DATABASE_URL: expected a postgresql://"),
     ],
 )
 def test_bad_values_are_named(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(".", r"\.")):
         Settings.from_env(environ)
+
+
+def test_a_pasted_key_is_never_echoed() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"API_KEYS": "my-real-secret-key"})
+    assert "my-real-secret-key" not in str(error.value)
+
+
+def test_lists_are_normalised() -> None:
+    digest = "AB" * 32
+    settings = Settings.from_env(
+        {
+            "API_KEYS": f" {digest} ,, {'c' * 64}",
+            "CORS_ORIGINS": "https://bi.example.com/ , http://localhost:3000",
+            "DB_POOL_MIN": "4",
+            "DB_POOL_MAX": "4",
+        }
+    )
+    assert settings.api_key_digests == (digest.lower(), "c" * 64)
+    assert settings.cors_origins == ("https://bi.example.com", "http://localhost:3000")
+    assert (settings.db_pool_min, settings.db_pool_max) == (4, 4)
 
 
 def test_absolute_and_relative_sqlite_paths(

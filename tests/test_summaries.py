@@ -92,6 +92,14 @@ def test_field_order_is_the_documented_one(client: httpx.Client) -> None:
         # The name is over all time, whatever the period asked.
         ("/v1/reviewers/TIE/reviews/summary?to=2003-12-31", "reviewer_name", "Last"),
         ("/v1/reviewers/NAMELESS/reviews/summary", "reviewer_name", None),
+        # Latest by time of day, not by row: the 23:59:59 review beats a later row at 00:00.
+        ("/v1/reviewers/EVENING/reviews/summary", "reviewer_name", "Evening"),
+        # A review at 23:59:59 belongs to its own UTC day, not the next one.
+        ("/v1/products/ENDS/reviews/summary?from=2018-09-28", "review_count", 1),
+        ("/v1/products/CLOCK/reviews/summary?to=2012-02-28", "review_count", 3),
+        ("/v1/products/CLOCK/reviews/summary?from=2012-02-29&to=2012-02-29", "review_count", 3),
+        ("/v1/products/CLOCK/reviews/summary?from=2012-03-01", "first_review_date", "2012-03-01"),
+        ("/v1/products/CLOCK/reviews/summary?to=2012-02-29", "last_review_date", "2012-02-29"),
         ("/v1/products/SINGLE/reviews/summary", "helpful_votes", 1078),
         ("/v1/products/ENDS/reviews/summary", "first_review_date", "2003-10-28"),
         ("/v1/products/ENDS/reviews/summary", "last_review_date", "2018-09-28"),
