@@ -220,9 +220,9 @@ def test_openapi_parameters_say_what_the_service_checks(client: httpx.Client) ->
         assert schema["additionalProperties"] is False
         assert schema["required"] == [field.name for field in endpoint.response_fields]
         responses = operation["responses"]
-        assert set(responses) == {"200", "304", "400", "404", "503"}  # no API keys here
+        assert set(responses) == {"200", "304", "400", "404", "502", "503"}  # no API keys here
         assert set(responses["200"]["content"]) == {"application/json", "text/csv"}
-        for status in ("400", "404", "503"):
+        for status in ("400", "404", "502", "503"):
             problem = responses[status]["content"]["application/problem+json"]
             assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
             assert problem["example"]["status"] == int(status)

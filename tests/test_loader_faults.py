@@ -211,8 +211,8 @@ def test_a_crashed_copying_process_leaves_the_previous_data_live(
         wait_until(lambda: staging_table_exists(loaded), "the staging table exists")
         with psycopg.connect(loaded.owner_url) as holder:
             holder.execute("LOCK TABLE review_admin.reviews_staging IN ACCESS EXCLUSIVE MODE")
-            # The loader's two sessions and the copying process's own.
-            wait_until(lambda: loader_sessions(loaded) == 3, "the copying process connected")
+            # The loader's lock session and two work sessions, and the copying process's own.
+            wait_until(lambda: loader_sessions(loaded) == 4, "the copying process connected")
             (copier,) = copying_processes(loader.pid)
             os.kill(copier, signal.SIGKILL)
             holder.rollback()
@@ -220,7 +220,7 @@ def test_a_crashed_copying_process_leaves_the_previous_data_live(
     finally:
         if loader.poll() is None:
             loader.kill()
-            loader.wait()
+        loader.communicate()  # reaps it and closes its pipes, even when the test failed
     assert loader.returncode == 1, stderr
     assert "copying in 2 processes" in stderr
     assert "Traceback" not in stderr

@@ -125,12 +125,13 @@ def test_no_query_string_path_or_secret_is_logged(logged_server: RunningServer) 
 
 def test_metrics_are_prometheus_text_counting_every_request(logged_server: RunningServer) -> None:
     route = "/v1/products/{product_id}/reviews/summary"
+    keyed = {"Authorization": f"Bearer {KEY}"}  # /metrics needs the key when keys are on
     with logged_server.client() as client:
         before = metric_value(
-            client.get("/metrics").text, "reviews_api_requests_total", route=route
+            client.get("/metrics", headers=keyed).text, "reviews_api_requests_total", route=route
         )
         client.get(DATA)  # a 401: counted too
-        response = client.get("/metrics")
+        response = client.get("/metrics", headers=keyed)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
     after = metric_value(response.text, "reviews_api_requests_total", route=route, status="401")

@@ -97,11 +97,17 @@ def test_a_bug_is_a_500_problem_logged_with_its_traceback(
     }
     assert "ZeroDivisionError" not in response.text and "a bug" not in response.text
     (error,) = wait_for_log_lines(
-        logged, lambda line: line["message"] == "unhandled ZeroDivisionError"
+        logged,
+        lambda line: line["message"]
+        == "unhandled ZeroDivisionError in GET /v1/products/{product_id}/reviews/summary",
     )
     assert error["level"] == "ERROR"
     assert "a bug in the store" in error["exception"]  # the traceback is for the operator
-    (access,) = wait_for_log_lines(logged, lambda line: line.get("request_id") == "the-bug")
+    assert error["request_id"] == "the-bug"  # the same id as the access line's
+    (access,) = wait_for_log_lines(
+        logged,
+        lambda line: line["logger"] == "reviews_api.access" and line.get("request_id") == "the-bug",
+    )
     assert access["status"] == 500
     with logged.client() as client:  # nothing is left broken
         assert client.get(PRODUCT).json() == expected_body(reviews)
