@@ -98,8 +98,10 @@ def test_a_bug_is_a_500_problem_logged_with_its_traceback(
     assert "ZeroDivisionError" not in response.text and "a bug" not in response.text
     (error,) = wait_for_log_lines(
         logged,
-        lambda line: line["message"]
-        == "unhandled ZeroDivisionError in GET /v1/products/{product_id}/reviews/summary",
+        lambda line: (
+            line["message"]
+            == "unhandled ZeroDivisionError in GET /v1/products/{product_id}/reviews/summary"
+        ),
     )
     assert error["level"] == "ERROR"
     assert "a bug in the store" in error["exception"]  # the traceback is for the operator
