@@ -32,8 +32,9 @@ COPY pyproject.toml README.md constraints.txt ./
 # setuptools it downloads.
 RUN --mount=type=secret,id=build_ca \
     if [ -s /run/secrets/build_ca ]; then export PIP_CERT=/run/secrets/build_ca; fi \
-    && mkdir service queries migrations \
-    && touch service/__init__.py queries/__init__.py migrations/__init__.py \
+    && mkdir -p service/http service/catalog service/store service/load queries migrations \
+    && touch service/__init__.py service/http/__init__.py service/catalog/__init__.py \
+        service/store/__init__.py service/load/__init__.py queries/__init__.py migrations/__init__.py \
     && pip install --constraint constraints.txt . \
     && pip uninstall --yes reviews-api \
     && rm -rf service queries migrations build

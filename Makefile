@@ -78,10 +78,10 @@ clean: ## Remove the virtual environment and caches (keeps the database)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 SWAGGER_UI_VERSION := 5.35.0
-vendor-docs: ## Refresh the vendored Swagger UI (service/static/swagger-ui) from the npm registry
+vendor-docs: ## Refresh the vendored Swagger UI (service/http/static/swagger-ui) from the npm registry
 	rm -rf /tmp/reviews-api-swagger && mkdir -p /tmp/reviews-api-swagger
 	cd /tmp/reviews-api-swagger && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
-	cp /tmp/reviews-api-swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE,favicon-32x32.png} service/static/swagger-ui/
+	cp /tmp/reviews-api-swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE,favicon-32x32.png} service/http/static/swagger-ui/
 
 IMAGE ?= reviews-api:local
 BASE_IMAGE ?= python:3.11-slim

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-from . import __version__
-from .settings import Settings, SettingsError, sqlite_path_from_url
+from service import __version__
+from service.settings import Settings, SettingsError, sqlite_path_from_url
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -145,8 +145,8 @@ def _serve(arguments: argparse.Namespace) -> int:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
 
-    from .app import create_app
-    from .database import load_queries
+    from service.http.app import create_app
+    from service.store.database import load_queries
 
     if settings.dialect == "sqlite" and not settings.sqlite_path.is_file():
         raise SettingsError(
@@ -165,7 +165,7 @@ def _serve(arguments: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        access_log=False,  # ours is structured (service/observability.py)
+        access_log=False,  # ours is structured (service/http/observability.py)
         motd=False,
         single_process=single,
     )
@@ -198,7 +198,7 @@ def _prepare_metrics_directory() -> None:
 
 
 def _migrate(arguments: argparse.Namespace) -> int:
-    from . import migrations
+    from service.store import migrations
 
     url = _owner_url(arguments)
     lock_timeout_s = arguments.lock_timeout or migrations.LOCK_TIMEOUT_S
@@ -224,7 +224,7 @@ def _migrate(arguments: argparse.Namespace) -> int:
 
 
 def _load(arguments: argparse.Namespace) -> int:
-    from . import loader
+    from service.load import loader
 
     if arguments.rejects is not None and arguments.on_bad_row != "skip":
         raise CommandError("--rejects goes with --on-bad-row skip")
@@ -259,7 +259,7 @@ def _load(arguments: argparse.Namespace) -> int:
 
 
 def _index(arguments: argparse.Namespace) -> int:
-    from . import loader
+    from service.load import loader
 
     if not arguments.database_url.startswith("sqlite:///"):
         raise CommandError("index takes a sqlite:///PATH URL")

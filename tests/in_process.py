@@ -1,4 +1,4 @@
-"""The fast tier's server: the app of `service.app.create_app`, served in this process.
+"""The fast tier's server: the app of `service.http.app.create_app`, served in this process.
 
 Sanic's low-level `create_server` runs the app, its listeners and its error handler on an
 event loop in a thread of the test process, on a free loopback port, so tests talk real
@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import httpx
 from sanic import Sanic
 
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -181,7 +181,7 @@ LOGGERS = ("", "sanic.root", "sanic.error", "sanic.server", "sanic.access", "san
 
 def _logging_state() -> list[tuple[logging.Logger, list[logging.Handler], int, bool]]:
     """The root and Sanic loggers' handlers, levels and propagation: create_app takes them
-    over (service/observability.py), and pytest's own handlers must come back."""
+    over (service/http/observability.py), and pytest's own handlers must come back."""
     loggers = [logging.getLogger(name) for name in LOGGERS]
     return [(log, log.handlers[:], log.level, log.propagate) for log in loggers]
 

@@ -1,4 +1,4 @@
-"""The line for a database connection (service/connection_queue.py), in process: first come,
+"""The line for a database connection (service/store/connection_queue.py), in process: first come,
 first served, bounded in length and in wait, and never more slots out than there are.
 (Over HTTP: tests/test_resilience.py, section 2c.)"""
 
@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service.connection_queue import ConnectionQueue, Overloaded
+from service.store.connection_queue import ConnectionQueue, Overloaded
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningServer, start_server, stop_server
 
-from service.catalog import ENDPOINTS, Endpoint
+from service.catalog.endpoints import ENDPOINTS, Endpoint
 from service.settings import SETTINGS, SettingSpec
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from review_rows import Review
 from test_caching import expected_cells
 
-from service.catalog import ENDPOINTS, MAX_ID_LENGTH
+from service.catalog.endpoints import ENDPOINTS, MAX_ID_LENGTH
 
 PRODUCT = "/v1/products/ENDS/reviews/summary"
 REVIEWER = "/v1/reviewers/TIE/reviews/summary"

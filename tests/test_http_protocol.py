@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import RunningServer, send_raw
 
-from service.catalog import ENDPOINTS
+from service.catalog.endpoints import ENDPOINTS
 
 # A request hidden in the body: a server that frames the first request by Content-Length
 # when a proxy honoured its Transfer-Encoding (or the reverse) would answer it too.

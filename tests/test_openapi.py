@@ -10,7 +10,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from service.catalog import ENDPOINTS, Endpoint
+from service.catalog.endpoints import ENDPOINTS, Endpoint
 
 
 @pytest.fixture(scope="module")

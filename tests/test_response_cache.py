@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.response_cache import ENTRY_OVERHEAD_BYTES, CachedSummary, ResponseCache
+from service.http.response_cache import ENTRY_OVERHEAD_BYTES, CachedSummary, ResponseCache
 
 
 def summary(size: int = 100) -> CachedSummary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from service import __version__
-from service.catalog import ENDPOINTS
+from service.catalog.endpoints import ENDPOINTS
 
 
 def test_index_lists_the_catalog(client: httpx.Client) -> None:

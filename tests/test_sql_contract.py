@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from postgres_server import ThrowawayDatabase
 
-from service.sql_files import queries_dir
+from service.store.sql_files import queries_dir
 
 DIALECTS = {"sqlite": "sqlite3", "postgres": "psycopg"}
 

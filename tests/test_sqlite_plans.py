@@ -10,7 +10,7 @@ import aiosql
 import pytest
 from review_rows import Review, write_sqlite
 
-from service.sql_files import queries_dir
+from service.store.sql_files import queries_dir
 
 QUERIES = aiosql.from_path(queries_dir("sqlite"), "sqlite3")
 ARGUMENTS = {"date_from": "2015-01-01", "date_to": "2016-12-31"}

@@ -38,10 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from service.caching import cache_policy, entity_tag, matches  # noqa: E402
-from service.catalog import ENDPOINTS  # noqa: E402
-from service.metrics import Metrics  # noqa: E402
-from service.observability import (  # noqa: E402
+from service.catalog.endpoints import ENDPOINTS  # noqa: E402
+from service.http.arguments import parse_entity_id, parse_period, parse_query_arguments  # noqa: E402
+from service.http.bodies import summary_body  # noqa: E402
+from service.http.caching import cache_policy, entity_tag, matches  # noqa: E402
+from service.http.media_types import choose_media_type  # noqa: E402
+from service.http.metrics import Metrics  # noqa: E402
+from service.http.observability import (  # noqa: E402
     ACCESS_LOGGER,
     AccessLog,
     JsonLineHandler,
@@ -50,10 +53,7 @@ from service.observability import (  # noqa: E402
     access_fields,
     configure_logging,
 )
-from service.parameters import parse_entity_id, parse_period, parse_query_arguments  # noqa: E402
-from service.representations import choose_media_type  # noqa: E402
-from service.response_cache import CachedSummary, ResponseCache  # noqa: E402
-from service.responses import summary_body  # noqa: E402
+from service.http.response_cache import CachedSummary, ResponseCache  # noqa: E402
 
 PRODUCT = ENDPOINTS[0]
 ROW = {
@@ -216,8 +216,8 @@ def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
 async def database_costs(url: str, calls: int, repeat: int) -> list[tuple[str, float, float]]:
     import asyncpg
 
-    from service.database import PostgresStore, create_pool, load_queries
     from service.settings import Settings
+    from service.store.database import PostgresStore, create_pool, load_queries
 
     settings = Settings.from_env({"DATABASE_URL": url, "DB_POOL_MAX": "2"})
     queries = load_queries("postgres")

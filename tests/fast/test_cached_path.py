@@ -21,7 +21,7 @@ from conftest import summary_path
 from in_process import InProcessServer, serving
 from review_rows import Review
 
-from service.response_cache import ResponseCache
+from service.http.response_cache import ResponseCache
 
 
 @pytest.fixture

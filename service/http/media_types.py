@@ -10,9 +10,9 @@ import csv
 import io
 from typing import Any
 
-from .catalog import Endpoint
-from .parameters import Period
-from .problems import invalid_parameter
+from service.catalog.endpoints import Endpoint
+from service.http.arguments import Period
+from service.http.problems import invalid_parameter
 
 JSON = "application/json"
 CSV = "text/csv"

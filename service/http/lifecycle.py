@@ -18,9 +18,9 @@ from typing import Any, TypeAlias, cast
 from sanic import HTTPResponse, Request
 from sanic.response import BaseHTTPResponse
 
-from .cors import allow_origin
-from .observability import REQUEST_ID_HEADER, access_fields
-from .problems import ProblemErrorHandler
+from service.http.cors import allow_origin
+from service.http.observability import REQUEST_ID_HEADER, access_fields
+from service.http.problems import ProblemErrorHandler
 
 Handler: TypeAlias = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 
@@ -47,7 +47,7 @@ def instrumented(handler: Handler) -> Handler:
 def finish_response(request: Request, response: BaseHTTPResponse) -> None:
     """Request id and CORS headers on the response, then the access line and metrics."""
     ctx = request.app.ctx
-    # An internal error's log line took the id already (service/problems.py).
+    # An internal error's log line took the id already (service/http/problems.py).
     request_id = getattr(request.ctx, "request_id", None) or ctx.request_ids.take(
         request.headers.get(REQUEST_ID_HEADER)
     )

@@ -14,21 +14,21 @@ from typing import Any, TypeAlias
 import orjson
 from sanic import HTTPResponse, Request, Sanic
 
-from . import __version__
-from .auth import ApiKeys
-from .caching import cache_policy, entity_tag, matches, not_modified
-from .catalog import ENDPOINTS, Endpoint
-from .connection_queue import Overloaded
-from .cors import preflight_handler
-from .data_version import DataVersion
-from .database import DatabaseUnavailable, ReviewStore, UnrepresentableRow, open_store
-from .http_framing import READ_HEAD, checked_head, read_head
-from .lifecycle import Handler, finish_response, instrumented
-from .metrics import Metrics, worker_stopped
-from .observability import AccessLog, RequestIds, configure_logging
-from .openapi import openapi_document
-from .parameters import Period, parse_entity_id, parse_period, parse_query_arguments
-from .problems import (
+from service import __version__
+from service.catalog.endpoints import ENDPOINTS, Endpoint
+from service.http.arguments import Period, parse_entity_id, parse_period, parse_query_arguments
+from service.http.auth import ApiKeys
+from service.http.bodies import json_response, summary_body
+from service.http.caching import cache_policy, entity_tag, matches, not_modified
+from service.http.cors import preflight_handler
+from service.http.data_version import DataVersion
+from service.http.framing import READ_HEAD, checked_head, read_head
+from service.http.lifecycle import Handler, finish_response, instrumented
+from service.http.media_types import CSV, choose_media_type, csv_body
+from service.http.metrics import Metrics, worker_stopped
+from service.http.observability import AccessLog, RequestIds, configure_logging
+from service.http.openapi import openapi_document
+from service.http.problems import (
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
     OVERLOADED,
@@ -36,10 +36,10 @@ from .problems import (
     Problem,
     ProblemErrorHandler,
 )
-from .representations import CSV, choose_media_type, csv_body
-from .response_cache import CachedSummary, ResponseCache
-from .responses import json_response, summary_body
-from .settings import Settings
+from service.http.response_cache import CachedSummary, ResponseCache
+from service.settings import Settings
+from service.store.connection_queue import Overloaded
+from service.store.database import DatabaseUnavailable, ReviewStore, UnrepresentableRow, open_store
 
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"

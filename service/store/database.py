@@ -26,9 +26,9 @@ import aiosql
 import aiosqlite
 import asyncpg
 
-from .connection_queue import ConnectionQueue, Overloaded
-from .settings import Settings
-from .sql_files import MissingSQL, queries_dir
+from service.settings import Settings
+from service.store.connection_queue import ConnectionQueue, Overloaded
+from service.store.sql_files import MissingSQL, queries_dir
 
 # Between two failed attempts to make the pool, queries fail fast instead of reconnecting.
 RECONNECT_INTERVAL_S = 1.0
@@ -307,7 +307,7 @@ class PostgresStore(_QueryStore):
     at once rather than pile up behind a connection attempt each). Once made, the pool
     reconnects its own connections: it is never thrown away.
 
-    Queries wait for a connection in a bounded line (service/connection_queue.py). A
+    Queries wait for a connection in a bounded line (service/store/connection_queue.py). A
     connection that broke is terminated, and the query (a read) tried again on another
     one, up to once per pool connection, so killed sessions cost no answer while the
     server accepts new ones. Readiness has a connection of its own, outside the pool.

@@ -17,7 +17,7 @@ from sanic import HTTPResponse, Request
 from sanic.exceptions import BadRequest, RequestCancelled, SanicException
 from sanic.handlers import ErrorHandler
 
-from .observability import REQUEST_ID_HEADER, route_template
+from service.http.observability import REQUEST_ID_HEADER, route_template
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger("reviews_api.errors")
@@ -81,7 +81,7 @@ def problem_response(
 
 def _client_error_detail(exception: SanicException) -> str:
     """Sanic turns any exception in its request-head parser into a bare "Bad Request"; the
-    service's own head checks (service/http_framing.py) say what was wrong."""
+    service's own head checks (service/http/framing.py) say what was wrong."""
     cause = exception.__context__
     if isinstance(exception, BadRequest) and isinstance(cause, MalformedRequest):
         return str(cause)
@@ -104,7 +104,7 @@ class ProblemErrorHandler(ErrorHandler):
 
     `finish(request, response)` runs on each response this handler makes for Sanic (errors
     raised before or outside a route handler: unknown route, wrong method, head too large,
-    timeouts), so that those are logged and counted like the rest (service/lifecycle.py).
+    timeouts), so that those are logged and counted like the rest (service/http/lifecycle.py).
     """
 
     def __init__(self, finish: Callable[[Request, HTTPResponse], None]) -> None:

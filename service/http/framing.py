@@ -10,16 +10,16 @@ is listed in docs/http-hardening.md.
 
 `check_head` runs on the raw head in Sanic's `http.lifecycle.read_head` signal, which Sanic
 dispatches inside its head parser's error handling: raising there makes Sanic answer 400
-(worded as problem+json by the error handler, service/problems.py) and close the
+(worded as problem+json by the error handler, service/http/problems.py) and close the
 connection, nothing of the request routed. The app answers that dispatch itself
-(service/app.py, `ReviewsApp`): Sanic's signal router costs five times the check.
+(service/http/app.py, `ReviewsApp`): Sanic's signal router costs five times the check.
 """
 
 from __future__ import annotations
 
 import re
 
-from .problems import MalformedRequest
+from service.http.problems import MalformedRequest
 
 TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 # Every line after the request line starts with a field name (a token) and a colon: no

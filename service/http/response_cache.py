@@ -3,7 +3,7 @@
 Keyed by the normalized request (endpoint, decoded id, dates, media type: `?format=csv`
 and `Accept: text/csv` share an entry), bounded by entries and by bytes, least recently
 used out first. It only serves while the worker knows the data version is current, that
-is while its LISTEN connection is up (service/data_version.py): `start()` empties
+is while its LISTEN connection is up (service/http/data_version.py): `start()` empties
 it for a new version, `stop()` empties and disables it when the notifications may be
 missed. An answer computed under one generation is never stored into the next: a query
 that read the old data cannot refill the cache after a load emptied it.

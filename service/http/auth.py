@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from .problems import Problem
+from service.http.problems import Problem
 
 UNAUTHORIZED = "/problems/unauthorized"
 REALM = 'Bearer realm="reviews-api"'

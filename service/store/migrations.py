@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from yoyo import get_backend, read_migrations
 from yoyo.exceptions import LockTimeout
 
-from .sql_files import MissingSQL, migrations_dir
+from service.store.sql_files import MissingSQL, migrations_dir
 
 # Long enough for the slowest migration (index builds on a full table take about a minute
 # at 10M rows), short enough that a stale lock is reported within a deploy's patience.

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import time
 
-from .database import ReviewStore
-from .metrics import Metrics
-from .response_cache import ResponseCache
+from service.http.metrics import Metrics
+from service.http.response_cache import ResponseCache
+from service.store.database import ReviewStore
 
 # How long a worker trusts a version it read while it is not listening.
 VERSION_TTL_S = 1.0

@@ -10,7 +10,7 @@ empty table; any failure before the swap (a bad row, a killed process, a lost co
 leaves the old data live and at most a staging table behind, which the next load drops;
 and loading the same file twice leaves one copy, as each load is a replacement. Where the
 load waits for readers (all-visible rows before the swap, the swap's locks), each wait is
-bounded and never stalls their queries for long: service/publishing.py.
+bounded and never stalls their queries for long: service/load/publishing.py.
 
 One load at a time: review_admin.load_lock, locked in a transaction of a session that does
 nothing else (so it holds no snapshot that would keep VACUUM from marking the new rows
@@ -24,7 +24,7 @@ through pgbouncer in transaction mode.
 
 Speed. Rows travel by binary COPY (asyncpg's `copy_records_to_table`), one COPY per batch
 of the source. While PostgreSQL digests one batch, a worker thread reads and checks the
-next (service/sources.py). That reading (SQLite values into Python objects) is the largest
+next (service/load/sources.py). That reading (SQLite values into Python objects) is the largest
 cost of a load, and it holds the GIL, so a large SQLite source is split into
 `COPY_PROCESSES` rowid ranges: this process copies the first, and a process started for
 each of the others reads and copies it on a connection of its own. Indexes are built once
@@ -67,13 +67,13 @@ import aiosql
 import asyncpg
 import orjson
 
-from .publishing import (
+from service.load.publishing import (
     ReadersInTheWay,
     describe_sessions,
     publish_with_retries,
     wait_until_all_visible,
 )
-from .sources import (
+from service.load.sources import (
     COLUMNS,
     Batches,
     Reject,
@@ -87,7 +87,7 @@ from .sources import (
     path_uri,
     sqlite_queries,
 )
-from .sql_files import migrations_dir, queries_dir
+from service.store.sql_files import migrations_dir, queries_dir
 
 STAGING_SCHEMA = "review_admin"
 STAGING_TABLE = "reviews_staging"
@@ -112,7 +112,7 @@ PROGRESS_POLL_S = 0.2  # how often the loader looks at the copying processes' ro
 # How long a load waits for readers before giving up (--wait-timeout): longer than the
 # idle_in_transaction_session_timeout the set-up script gives readers (2 min), so that a
 # reader idle in a transaction never makes a load fail; the API meanwhile waits at most
-# 200 ms every couple of seconds (service/publishing.py).
+# 200 ms every couple of seconds (service/load/publishing.py).
 DEFAULT_WAIT_S = 300.0
 STILL_LIVE = "the previous data is still live"
 NOW_LIVE = "the new data is live"
@@ -245,7 +245,7 @@ class LoadOptions:
     on_bad_row: str = "fail"
     rejects: Path | None = None
     # How long a load waits for readers, at each of the two points where it must
-    # (service/publishing.py), before it gives up with the previous data live.
+    # (service/load/publishing.py), before it gives up with the previous data live.
     wait_s: float = DEFAULT_WAIT_S
 
 
@@ -357,7 +357,7 @@ async def _load_into_postgres(
 
 
 async def _readers_permitting(waiting: Any) -> None:
-    """Await `waiting` (service/publishing.py), its ReadersInTheWay a LoadError."""
+    """Await `waiting` (service/load/publishing.py), its ReadersInTheWay a LoadError."""
     try:
         await waiting
     except ReadersInTheWay as error:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import parse_qsl, unquote
 
-from .catalog import MAX_ID_LENGTH, Endpoint
-from .problems import invalid_parameter
+from service.catalog.endpoints import MAX_ID_LENGTH, Endpoint
+from service.http.problems import invalid_parameter
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 from sanic import HTTPResponse
 
-from .catalog import Endpoint
-from .parameters import Period
+from service.catalog.endpoints import Endpoint
+from service.http.arguments import Period
 
 STAR_RATINGS = ("1", "2", "3", "4", "5")
 

@@ -62,7 +62,7 @@ from typing import Any, Protocol, cast
 import aiosql
 import orjson
 
-from .sql_files import queries_dir
+from service.store.sql_files import queries_dir
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GZIP_MAGIC = b"\x1f\x8b"

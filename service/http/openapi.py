@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from . import __version__
-from .catalog import ENDPOINTS, MAX_ID_LENGTH, Endpoint, ResponseField
-from .parameters import Period
-from .representations import csv_body
-from .settings import Settings
+from service import __version__
+from service.catalog.endpoints import ENDPOINTS, MAX_ID_LENGTH, Endpoint, ResponseField
+from service.http.arguments import Period
+from service.http.media_types import csv_body
+from service.settings import Settings
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -22,9 +22,9 @@ from prometheus_client import (
     multiprocess,
 )
 
-from . import __version__
-from .database import PoolStats
-from .response_cache import ResponseCache
+from service import __version__
+from service.http.response_cache import ResponseCache
+from service.store.database import PoolStats
 
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Request latency buckets from 0.5 ms (a cached answer) to 10 s (a timed-out query).

@@ -1,0 +1,1 @@
+"""The request path: the Sanic app, validation, bodies, caching, problems, metrics."""

@@ -1,0 +1,1 @@
+"""`reviews-api load`: importing a source into PostgreSQL and publishing it."""

@@ -1,0 +1,1 @@
+"""The databases: connections, named queries, migrations, where the SQL files are."""
