@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -177,10 +178,6 @@ class AccessLog:
             self._writer.write(_line("INFO", ACCESS_LOGGER, message, extra=fields))
 
 
-# The last second formatted, and its text: a one-entry cache of _utc_time's slow part.
-_formatted_second: list[Any] = [-1, ""]
-
-
 def _line(
     level: str,
     logger: str,
@@ -203,10 +200,12 @@ def _line(
 def _utc_time(now: float) -> str:
     """ISO 8601 with milliseconds; the date and time of day are formatted once a second."""
     second = int(now)
-    if _formatted_second[0] != second:
-        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _formatted_second[:] = [second, text]
-    return f"{_formatted_second[1]}.{int((now - second) * 1000):03d}+00:00"
+    return f"{_utc_second(second)}.{int((now - second) * 1000):03d}+00:00"
+
+
+@lru_cache(maxsize=1)
+def _utc_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class RequestIds:
@@ -245,20 +244,18 @@ def access_fields(request: Request, response: BaseHTTPResponse, request_id: str)
     return fields
 
 
-_templates: dict[str, str] = {}
-
-
 def route_template(request: Request) -> str:
     """The matched route's template as documented (`/v1/products/{product_id}/...`), never
     the path a client sent; `unmatched` for no route."""
     route = request.route
     if route is None:
         return "unmatched"
-    template = _templates.get(route.path)
-    if template is None:
-        template = "/" + SANIC_PARAMETER.sub(r"{\1}", route.path).lstrip("/")
-        _templates[route.path] = template
-    return template
+    return _template(route.path)
+
+
+@lru_cache(maxsize=256)  # one entry per route
+def _template(sanic_path: str) -> str:
+    return "/" + SANIC_PARAMETER.sub(r"{\1}", sanic_path).lstrip("/")
 
 
 SANIC_PARAMETER = re.compile(r"<(\w+)(?::[^>]*)?>")
