@@ -127,6 +127,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "pool). Empty: DATABASE_URL. Behind pgbouncer in transaction mode, the server itself.",
     ),
     SettingSpec(
+        "API_CATALOG",
+        "",
+        "The API catalog the routes are generated from (a file `reviews-api catalog` "
+        "writes). Empty: the one installed with the package (queries/catalog.json).",
+    ),
+    SettingSpec(
         "MIGRATION_DATABASE_URL",
         "",
         "Owner login used by `reviews-api migrate` and `load` when --database-url is not "
@@ -160,6 +166,7 @@ class Settings:
     db_command_timeout_s: float = 5.0
     db_statement_cache_size: int = 100
     listen_database_url: str = ""
+    api_catalog: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +200,7 @@ class Settings:
             db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),
             db_statement_cache_size=read("DB_STATEMENT_CACHE_SIZE", _int_between(0, 10_000)),
             listen_database_url=read("LISTEN_DATABASE_URL", _parse_optional_postgres_url),
+            api_catalog=read("API_CATALOG", _parse_optional_file),
         )
         if settings.db_pool_min > settings.db_pool_max:
             raise SettingsError(
@@ -213,6 +221,15 @@ class Settings:
     def sqlite_path(self) -> Path:
         """The SQLite file named by a `sqlite:///` URL (relative: to the working directory)."""
         return sqlite_path_from_url(self.database_url)
+
+
+def _parse_optional_file(name: str, raw: str) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}={raw!r}: no such file")
+    return path
 
 
 def sqlite_path_from_url(url: str) -> Path:

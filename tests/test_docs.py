@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import RunningServer, start_server, stop_server
 
-from service.catalog.endpoints import ENDPOINTS, Endpoint
+from service.catalog import load_catalog
+from service.catalog.model import Endpoint
 from service.settings import SETTINGS, SettingSpec
 
+ENDPOINTS = load_catalog().endpoints
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 # A ```sh block holding one curl of a local URL, then a ```json block: its response.
 EXAMPLE = re.compile(

@@ -17,7 +17,10 @@ from jsonschema import Draft202012Validator
 from review_rows import Review
 from test_caching import expected_cells
 
-from service.catalog.endpoints import ENDPOINTS, MAX_ID_LENGTH
+from service.catalog import load_catalog
+
+ENDPOINTS = load_catalog().endpoints
+MAX_ID_LENGTH = 64
 
 PRODUCT = "/v1/products/ENDS/reviews/summary"
 REVIEWER = "/v1/reviewers/TIE/reviews/summary"
@@ -186,7 +189,7 @@ def test_the_index_lists_every_route_it_serves(client: httpx.Client) -> None:
         "/metrics",
     ]
     assert all(route["method"] == "GET" and route["description"] for route in routes)
-    assert routes[0]["description"] == ENDPOINTS[0].description
+    assert routes[0]["description"] == ENDPOINTS[0].summary
 
 
 def test_openapi_parameters_say_what_the_service_checks(client: httpx.Client) -> None:
@@ -198,10 +201,10 @@ def test_openapi_parameters_say_what_the_service_checks(client: httpx.Client) ->
         assert operation["operationId"] == endpoint.name
         path, *query, header = operation["parameters"]
         assert path == {
-            "name": endpoint.id_parameter,
+            "name": endpoint.path_arguments[0].public,
             "in": "path",
             "required": True,
-            "description": endpoint.id_description,
+            "description": endpoint.path_arguments[0].description,
             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
         }
         assert [(p["name"], p["in"], p["required"]) for p in query] == [
@@ -218,7 +221,7 @@ def test_openapi_parameters_say_what_the_service_checks(client: httpx.Client) ->
         schema_name = "".join(part.capitalize() for part in endpoint.name.split("_"))
         schema = document["components"]["schemas"][schema_name]
         assert schema["additionalProperties"] is False
-        assert schema["required"] == [field.name for field in endpoint.response_fields]
+        assert schema["required"] == [field.name for field in endpoint.fields]
         responses = operation["responses"]
         assert set(responses) == {"200", "304", "400", "404", "502", "503"}  # no API keys here
         assert set(responses["200"]["content"]) == {"application/json", "text/csv"}

@@ -10,7 +10,9 @@ import re
 import pytest
 from conftest import RunningServer, send_raw
 
-from service.catalog.endpoints import ENDPOINTS
+from service.catalog import load_catalog
+
+ENDPOINTS = load_catalog().endpoints
 
 # A request hidden in the body: a server that frames the first request by Content-Length
 # when a proxy honoured its Transfer-Encoding (or the reverse) would answer it too.

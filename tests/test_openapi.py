@@ -10,7 +10,10 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from service.catalog.endpoints import ENDPOINTS, Endpoint
+from service.catalog import load_catalog
+from service.catalog.model import Endpoint
+
+ENDPOINTS = load_catalog().endpoints
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,11 @@ def test_every_operation_has_a_unique_operation_id(document: dict[str, Any]) -> 
 def test_every_catalog_entry_is_documented(document: dict[str, Any], endpoint: Endpoint) -> None:
     operation = document["paths"][endpoint.path]["get"]
     names = [parameter["name"] for parameter in operation["parameters"]]
-    declared = [endpoint.id_parameter, *(p.name for p in endpoint.query_parameters)]
+    declared = [
+        *(a.public for a in endpoint.path_arguments),
+        *(a.public for a in endpoint.query_arguments),
+    ]
+    declared.append("format")
     assert names == [*declared, "If-None-Match"]
     assert set(operation["responses"]) >= {"200", "304", "400", "404", "503"}
     ok = operation["responses"]["200"]["content"]["application/json"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from service.http.response_cache import ENTRY_OVERHEAD_BYTES, CachedSummary, ResponseCache
+from service.http.response_cache import ENTRY_OVERHEAD_BYTES, CachedAnswer, ResponseCache
 
 
-def summary(size: int = 100) -> CachedSummary:
-    return CachedSummary(b"x" * size, "application/json", '"1-abc"')
+def summary(size: int = 100) -> CachedAnswer:
+    return CachedAnswer(b"x" * size, "application/json", '"1-abc"')
 
 
 def serving_cache(max_entries: int = 3, max_bytes: int = 1_000_000) -> ResponseCache:
@@ -102,7 +102,7 @@ def test_an_answer_the_size_of_the_whole_cache_is_kept() -> None:
 
 
 def test_a_not_found_answer_costs_its_detail() -> None:
-    not_found = CachedSummary(None, "", "", not_found_detail="no reviews at all for 'x'")
+    not_found = CachedAnswer(None, "", "", not_found_detail="no reviews at all for 'x'")
     assert not_found.size == len("no reviews at all for 'x'") + ENTRY_OVERHEAD_BYTES
     cache = serving_cache()
     cache.put("x", not_found, cache.generation)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 
 from service import __version__
-from service.catalog.endpoints import ENDPOINTS
+from service.catalog import load_catalog
+
+ENDPOINTS = load_catalog().endpoints
 
 
 def test_index_lists_the_catalog(client: httpx.Client) -> None:

@@ -1,8 +1,11 @@
-"""queries/sqlite and queries/postgres are one contract: the same query names, parameters
-and result columns; and the PostgreSQL functions behave as documented for BI users."""
+"""The API catalog, queries/sqlite and queries/postgres are one contract: every catalogued
+function has a SQLite twin of its name with its arguments and result columns, the lookups
+are the same in both dialects, and the PostgreSQL functions behave as documented for BI
+users."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -11,9 +14,12 @@ import psycopg
 import pytest
 from postgres_server import ThrowawayDatabase
 
+from service.catalog import load_catalog
+from service.catalog.model import Endpoint
 from service.store.sql_files import queries_dir
 
 DIALECTS = {"sqlite": "sqlite3", "postgres": "psycopg"}
+CATALOG = load_catalog()
 
 
 def query_set(dialect: str) -> dict[str, object]:
@@ -21,14 +27,27 @@ def query_set(dialect: str) -> dict[str, object]:
     return {name: getattr(queries, name) for name in queries.available_queries}
 
 
-def test_both_dialects_declare_the_same_queries_and_parameters() -> None:
+def test_both_dialects_declare_the_same_lookups() -> None:
+    """The service's own queries (readiness, data version): the same names and parameters."""
     sqlite_queries, postgres_queries = query_set("sqlite"), query_set("postgres")
-    assert sorted(sqlite_queries) == sorted(postgres_queries)
-    for name, query in sqlite_queries.items():
-        assert query.parameters == postgres_queries[name].parameters, name  # type: ignore[attr-defined]
+    assert set(postgres_queries) <= set(sqlite_queries)
+    for name, query in postgres_queries.items():
+        assert query.parameters == sqlite_queries[name].parameters, name  # type: ignore[attr-defined]
 
 
-def result_columns_sqlite(path: Path, name: str, query: object) -> list[str]:
+@pytest.mark.parametrize("endpoint", CATALOG.endpoints, ids=lambda e: e.name)
+def test_every_catalog_entry_has_its_sqlite_twin(endpoint: Endpoint) -> None:
+    """A query of the function's name taking its arguments, and the existence check."""
+    sqlite_queries = query_set("sqlite")
+    assert endpoint.name in sqlite_queries, f"no query {endpoint.name} in queries/sqlite/"
+    parameters = sqlite_queries[endpoint.name].parameters  # type: ignore[attr-defined]
+    assert list(parameters) == [argument.name for argument in endpoint.arguments]
+    if endpoint.exists_name:
+        exists = sqlite_queries[endpoint.exists_name]
+        assert list(exists.parameters) == [endpoint.path_arguments[0].name]  # type: ignore[attr-defined]
+
+
+def result_columns_sqlite(path: Path, query: object) -> list[str]:
     connection = sqlite3.connect(path)
     try:
         arguments = dict.fromkeys(query.parameters)  # type: ignore[attr-defined]
@@ -38,26 +57,37 @@ def result_columns_sqlite(path: Path, name: str, query: object) -> list[str]:
         connection.close()
 
 
-def result_columns_postgres(url: str, name: str, query: object) -> list[str]:
-    # aiosql's psycopg adapter speaks %(name)s; describe the statement without running it.
+def result_columns_postgres(url: str, sql: str, arguments: object) -> list[str]:
     with psycopg.connect(url) as connection:
         cursor = connection.cursor()
-        arguments = dict.fromkeys(query.parameters)  # type: ignore[attr-defined]
-        cursor.execute(query.sql, arguments)  # type: ignore[attr-defined]
+        cursor.execute(sql, arguments)  # type: ignore[arg-type]
         return [column.name for column in cursor.description or []]
 
 
 def test_both_dialects_return_the_same_columns(
     sqlite_url: str, api_database: ThrowawayDatabase
 ) -> None:
+    """The catalogued statement answers `?found`, `?row`, then the function's columns; the
+    SQLite twin the same columns; the lookups the same columns in both dialects."""
     sqlite_path = Path(sqlite_url.removeprefix("sqlite:///"))
-    postgres_queries = query_set("postgres")
-    for name, query in query_set("sqlite").items():
-        expected = result_columns_sqlite(sqlite_path, name, query)
-        assert (
-            result_columns_postgres(api_database.reader_url, name, postgres_queries[name])
-            == expected
-        ), name
+    sqlite_queries = query_set("sqlite")
+    for endpoint in CATALOG.endpoints:
+        columns = [column.name for column in endpoint.columns]
+        assert result_columns_sqlite(sqlite_path, sqlite_queries[endpoint.name]) == columns
+        # psycopg speaks %s, not $n: the statement with every argument NULL.
+        sql = re.sub(r"\$[0-9]+", "NULL", endpoint.statement)
+        found_and_row = ["?found", "?row"]
+        assert result_columns_postgres(api_database.reader_url, sql, None) == [
+            *found_and_row,
+            *columns,
+        ], endpoint.name
+        if endpoint.exists_name:
+            exists = sqlite_queries[endpoint.exists_name]
+            assert result_columns_sqlite(sqlite_path, exists) == ["found"]
+    for name, query in query_set("postgres").items():
+        expected = result_columns_sqlite(sqlite_path, sqlite_queries[name])
+        arguments = dict.fromkeys(query.parameters)  # type: ignore[attr-defined]
+        assert result_columns_postgres(api_database.reader_url, query.sql, arguments) == expected  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

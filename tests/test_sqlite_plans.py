@@ -13,7 +13,7 @@ from review_rows import Review, write_sqlite
 from service.store.sql_files import queries_dir
 
 QUERIES = aiosql.from_path(queries_dir("sqlite"), "sqlite3")
-ARGUMENTS = {"date_from": "2015-01-01", "date_to": "2016-12-31"}
+ARGUMENTS = {"from_date": "2015-01-01", "to_date": "2016-12-31"}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_original_file_without_dev_indexes_still_answers(
     connection = sqlite3.connect(path)
     try:
         row = QUERIES.product_review_summary(
-            connection, product_id="ENDS", date_from=None, date_to=None
+            connection, product_id="ENDS", from_date=None, to_date=None
         )
     finally:
         connection.close()

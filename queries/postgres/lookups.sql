@@ -1,21 +1,6 @@
--- Existence checks and the readiness probe. The service asks "does this id exist at all?"
--- only when a summary counted no reviews, to tell 404 (unknown id) from an empty period.
-
--- name: product_exists(product_id)$
--- True when the product has at least one review.
-SELECT exists(
-    SELECT 1
-    FROM review_api.reviews AS r
-    WHERE r.product_id = :product_id
-) AS product_exists;
-
--- name: reviewer_exists(reviewer_id)$
--- True when the reviewer wrote at least one review.
-SELECT exists(
-    SELECT 1
-    FROM review_api.reviews AS r
-    WHERE r.reviewer_id = :reviewer_id
-) AS reviewer_exists;
+-- The service's own lookups on PostgreSQL: the readiness probe and the data version. The
+-- data endpoints run the statements of the API catalog (queries/catalog.json), which call
+-- the functions of schema review_api.
 
 -- name: ping()$
 -- Readiness probe: one cheap read through the service's grants, of the load history rather

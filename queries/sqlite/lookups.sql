@@ -1,21 +1,22 @@
--- Existence checks and the readiness probe. The service asks "does this id exist at all?"
--- only when a summary counted no reviews, to tell 404 (unknown id) from an empty period.
+-- Existence checks and the readiness probe. An existence check is the twin of the
+-- PostgreSQL function of its name (review_api.product_exists): the service asks it first on
+-- a route whose path names the entity, to tell 404 (unknown id) from an empty period.
 
--- name: product_exists(product_id)$
--- True when the product has at least one review.
+-- name: product_exists(product_id)^
+-- found: true when the product has at least one review.
 SELECT exists(
     SELECT 1
     FROM "reviews" AS r
     WHERE r."productID" = :product_id
-) AS product_exists;
+) AS found;
 
--- name: reviewer_exists(reviewer_id)$
--- True when the reviewer wrote at least one review.
+-- name: reviewer_exists(reviewer_id)^
+-- found: true when the reviewer wrote at least one review.
 SELECT exists(
     SELECT 1
     FROM "reviews" AS r
     WHERE r."reviewerID" = :reviewer_id
-) AS reviewer_exists;
+) AS found;
 
 -- name: ping()$
 -- Readiness probe: one cheap read of the reviews table (true when it holds a review).

@@ -1,13 +1,16 @@
 -- Review summaries over the original SQLite development file (table "reviews", camelCase
--- columns). Same query names and result columns as queries/postgres/summaries.sql; a test
--- holds the two sets together.
+-- columns): the development twins of the PostgreSQL functions
+-- review_api.product_review_summary and review_api.reviewer_review_summary, with the same
+-- names, arguments and result columns (the API catalog, queries/catalog.json; a test holds
+-- them together).
 --
 -- Date bounds are half-open on "unixReviewTime" (UTC midnight of the review day):
---   unixReviewTime >= unixepoch(date_from) AND unixReviewTime < unixepoch(date_to, '+1 day')
+--   unixReviewTime >= unixepoch(from_date) AND unixReviewTime < unixepoch(to_date, '+1 day')
 -- so the range is inclusive of both days and stays an index range scan. A NULL bound falls
 -- back to the extreme of a 64-bit integer, so an open end takes every stored row as
 -- PostgreSQL does, even one whose time is no date SQLite or the service can represent
--- (date() is then NULL, which the service answers like PostgreSQL: 502).
+-- (date() is then NULL: the raw number is answered instead, which the service refuses like
+-- PostgreSQL's driver refuses such a date: 502).
 -- average_rating is sum / count in double precision, the exact mean, NULL when no review.
 --
 -- Votes: the file may be a copy of the original database that `reviews-api load` never
@@ -17,7 +20,7 @@
 -- the right ("1,078"); at most 2147483647; NULL or blank counts 0. What the loader would
 -- refuse cannot be refused here: it counts 0.
 
--- name: product_review_summary(product_id, date_from, date_to)^
+-- name: product_review_summary(product_id, from_date, to_date)^
 -- One row of review aggregates for a product between two optional ISO dates (inclusive).
 WITH product_reviews AS (
     SELECT
@@ -29,8 +32,8 @@ WITH product_reviews AS (
     FROM "reviews" AS r
     WHERE
         r."productID" = :product_id
-        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -9223372036854775807)
-        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 9223372036854775807)
+        AND r."unixReviewTime" >= coalesce(unixepoch(:from_date), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:to_date, '+1 day'), 9223372036854775807)
 )
 
 SELECT
@@ -55,11 +58,11 @@ SELECT
         END
     ), 0) AS helpful_votes,
     count(DISTINCT reviewer_id) AS distinct_reviewers,
-    date(min(review_time), 'unixepoch') AS first_review_date,
-    date(max(review_time), 'unixepoch') AS last_review_date
+    coalesce(date(min(review_time), 'unixepoch'), min(review_time)) AS first_review_date,
+    coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date
 FROM product_reviews;
 
--- name: reviewer_review_summary(reviewer_id, date_from, date_to)^
+-- name: reviewer_review_summary(reviewer_id, from_date, to_date)^
 -- One row of review aggregates for a reviewer between two optional ISO dates (inclusive),
 -- with the reviewer's latest non-null display name over all time.
 WITH reviewer_reviews AS (
@@ -72,8 +75,8 @@ WITH reviewer_reviews AS (
     FROM "reviews" AS r
     WHERE
         r."reviewerID" = :reviewer_id
-        AND r."unixReviewTime" >= coalesce(unixepoch(:date_from), -9223372036854775807)
-        AND r."unixReviewTime" < coalesce(unixepoch(:date_to, '+1 day'), 9223372036854775807)
+        AND r."unixReviewTime" >= coalesce(unixepoch(:from_date), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:to_date, '+1 day'), 9223372036854775807)
 ),
 
 latest_name AS (
@@ -109,7 +112,7 @@ SELECT
         END
     ), 0) AS helpful_votes,
     count(DISTINCT product_id) AS distinct_products,
-    date(min(review_time), 'unixepoch') AS first_review_date,
-    date(max(review_time), 'unixepoch') AS last_review_date,
+    coalesce(date(min(review_time), 'unixepoch'), min(review_time)) AS first_review_date,
+    coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date,
     (SELECT latest_name.reviewer_name FROM latest_name) AS reviewer_name
 FROM reviewer_reviews;

@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from service.catalog.endpoints import ENDPOINTS  # noqa: E402
-from service.http.arguments import parse_entity_id, parse_period, parse_query_arguments  # noqa: E402
-from service.http.bodies import summary_body  # noqa: E402
+from service.catalog import load_catalog  # noqa: E402
+from service.http.arguments import ArgumentParser  # noqa: E402
+from service.http.bodies import BodyShaper  # noqa: E402
 from service.http.caching import cache_policy, entity_tag, matches  # noqa: E402
 from service.http.media_types import choose_media_type  # noqa: E402
 from service.http.metrics import Metrics  # noqa: E402
@@ -53,10 +53,12 @@ from service.http.observability import (  # noqa: E402
     access_fields,
     configure_logging,
 )
-from service.http.response_cache import CachedSummary, ResponseCache  # noqa: E402
+from service.http.response_cache import CachedAnswer, ResponseCache  # noqa: E402
 
-PRODUCT = ENDPOINTS[0]
-ROW = {
+PRODUCT = load_catalog().endpoints[0]
+PARSER = ArgumentParser(PRODUCT)
+SHAPER = BodyShaper(PRODUCT)
+ROW_BY_NAME = {
     "review_count": 1005,
     "average_rating": 4.167164179104478,
     **{f"rating_{n}": c for n, c in zip("12345", (85, 45, 97, 168, 610), strict=True)},
@@ -66,7 +68,9 @@ ROW = {
     "first_review_date": None,
     "last_review_date": None,
 }
+ROW = tuple(ROW_BY_NAME[column.name] for column in PRODUCT.columns)
 QUERY_STRING = "from=2016-01-01&to=2016-12-31"
+VALUES = ["B0128IL7TH", None, None]
 
 
 def fake_request() -> Any:
@@ -161,13 +165,11 @@ def metrics_cost(calls: int, repeat: int) -> tuple[float, float]:
 
 
 def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
-    payload = orjson.dumps(summary_body(PRODUCT, "B0128IL7TH", parse_period({}), ROW))
+    payload = orjson.dumps(SHAPER.body(VALUES, [ROW]))
 
     def validation() -> None:
-        parse_entity_id(PRODUCT, "B0128IL7TH")
-        arguments = parse_query_arguments(PRODUCT, QUERY_STRING)
-        parse_period(arguments)
-        choose_media_type(arguments.get("format"), "*/*")
+        _, media_format = PARSER.parse({"product_id": "B0128IL7TH"}, QUERY_STRING)
+        choose_media_type(media_format, "*/*")
 
     request_ids = RequestIds()
 
@@ -183,17 +185,17 @@ def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
 
     cache = ResponseCache(20_000, 32 * 1024 * 1024)
     cache.start()
-    key = (PRODUCT.name, "B0128IL7TH", None, None, "application/json")
-    cache.put(key, CachedSummary(payload, "application/json", entity_tag("1", payload)), 1)
+    key = (PRODUCT.name, "application/json", "B0128IL7TH", None, None)
+    cache.put(key, CachedAnswer(payload, "application/json", entity_tag("1", payload)), 1)
 
     def cache_hit() -> None:
         cache.get(key)
 
     def body() -> None:
-        orjson.dumps(summary_body(PRODUCT, "B0128IL7TH", parse_period({}), ROW))
+        orjson.dumps(SHAPER.body(VALUES, [ROW]))
 
     def baseline_body() -> None:
-        orjson.dumps(ROW)
+        orjson.dumps(ROW_BY_NAME)
 
     return [
         (
@@ -207,7 +209,7 @@ def pure_costs(calls: int, repeat: int) -> list[tuple[str, float, float]]:
             ("request id + access-log fields", request_id_and_fields),
             ("ETag (blake2b of the body) + cache headers", etag),
             ("response cache lookup (a hit)", cache_hit),
-            ("response body: summary_body + orjson", body),
+            ("response body: BodyShaper + orjson", body),
             ("baseline's body: orjson of the row", baseline_body),
         )
     ]

@@ -8,23 +8,26 @@ import logging
 import mimetypes
 import os
 from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import orjson
 from sanic import HTTPResponse, Request, Sanic
+from sanic.config import Config
 
 from service import __version__
-from service.catalog.endpoints import ENDPOINTS, Endpoint
-from service.http.arguments import Period, parse_entity_id, parse_period, parse_query_arguments
+from service.catalog import load_catalog
+from service.catalog.model import Catalog, Endpoint
+from service.http.arguments import ArgumentParser
 from service.http.auth import ApiKeys
-from service.http.bodies import json_response, summary_body
+from service.http.bodies import BodyShaper, json_response
 from service.http.caching import cache_policy, entity_tag, matches, not_modified
 from service.http.cors import preflight_handler
 from service.http.data_version import DataVersion
 from service.http.framing import READ_HEAD, checked_head, read_head
 from service.http.lifecycle import Handler, finish_response, instrumented
-from service.http.media_types import CSV, choose_media_type, csv_body
+from service.http.media_types import CSV, CsvWriter, choose_media_type
 from service.http.metrics import Metrics, worker_stopped
 from service.http.observability import AccessLog, RequestIds, configure_logging
 from service.http.openapi import openapi_document
@@ -36,22 +39,53 @@ from service.http.problems import (
     Problem,
     ProblemErrorHandler,
 )
-from service.http.response_cache import CachedSummary, ResponseCache
+from service.http.response_cache import CachedAnswer, ResponseCache
 from service.settings import Settings
 from service.store.connection_queue import Overloaded
-from service.store.database import DatabaseUnavailable, ReviewStore, UnrepresentableRow, open_store
+from service.store.database import (
+    Answer,
+    DatabaseUnavailable,
+    ReviewStore,
+    UnrepresentableRow,
+    open_store,
+)
 
 APP_NAME = "reviews-api"
 RETRY_AFTER_S = "5"
 OVERLOADED_RETRY_AFTER_S = "1"
-# Ids whose stored rows could not be represented, logged once per worker; forgotten when full.
+# Entities whose stored rows could not be represented, logged once per worker; forgotten
+# when full.
 MAX_REMEMBERED_UNREPRESENTABLE = 10_000
 METRICS_SAMPLE_INTERVAL_S = 1.0
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-App: TypeAlias = "Sanic[Any, Any]"
 
 
-class ReviewsApp(Sanic[Any, Any]):
+@dataclass
+class AppContext:
+    """What the app's handlers and listeners share (Sanic's `app.ctx`), typed. The store,
+    the data version and the background tasks exist once the worker is serving."""
+
+    settings: Settings
+    catalog: Catalog
+    api_keys: ApiKeys
+    openapi: bytes
+    metrics: Metrics
+    access_log: AccessLog
+    request_ids: RequestIds
+    cors_origins: frozenset[str]
+    response_cache: ResponseCache
+    answer_headers: dict[str, str]
+    # Ids whose stored rows could not be represented, logged once per worker.
+    unrepresentable_logged: set[tuple[Any, ...]] = field(default_factory=set)
+    store: ReviewStore = field(init=False)
+    data_version: DataVersion = field(init=False)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+App: TypeAlias = "Sanic[Config, AppContext]"
+
+
+class ReviewsApp(Sanic[Config, AppContext]):
     """Sanic, answering the request-head check's dispatch itself.
 
     Sanic's dispatch looks each event up in its signal router, about 14 µs a call against
@@ -85,54 +119,58 @@ class ReviewsApp(Sanic[Any, Any]):
 def create_app(settings: Settings | None = None) -> App:
     """Build the app; `settings` default to the environment's."""
     settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.api_catalog)
     log_writer = configure_logging(settings.log_level)
+    context = AppContext(
+        settings=settings,
+        catalog=catalog,
+        api_keys=ApiKeys(settings.api_key_digests),
+        openapi=orjson.dumps(openapi_document(settings, catalog)),
+        metrics=Metrics(),
+        access_log=AccessLog(log_writer),
+        request_ids=RequestIds(),
+        cors_origins=frozenset(settings.cors_origins),
+        response_cache=ResponseCache(settings.cache_entries, settings.cache_max_mb * 1024 * 1024),
+        answer_headers=_answer_headers(settings),
+    )
     app = ReviewsApp(
-        APP_NAME, error_handler=ProblemErrorHandler(finish_response), configure_logging=False
+        APP_NAME,
+        ctx=context,
+        error_handler=ProblemErrorHandler(finish_response),
+        configure_logging=False,
     )
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_TIMEOUT = settings.request_timeout_s
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
-    app.ctx.settings = settings
-    app.ctx.api_keys = ApiKeys(settings.api_key_digests)
-    app.ctx.openapi = orjson.dumps(openapi_document(settings))
-    app.ctx.metrics = Metrics()
-    app.ctx.access_log = AccessLog(log_writer)
-    app.ctx.request_ids = RequestIds()
-    app.ctx.cors_origins = frozenset(settings.cors_origins)
-    app.ctx.response_cache = ResponseCache(
-        settings.cache_entries, settings.cache_max_mb * 1024 * 1024
-    )
-    app.ctx.summary_headers = _summary_headers(settings)
-    app.ctx.unrepresentable_logged = set()
     app.add_signal(read_head, READ_HEAD)  # RFC 9112 checks, before routing (see ReviewsApp)
 
     @app.before_server_start
     async def open_database(app: App) -> None:
-        app.ctx.store = await open_store(settings)
-        app.ctx.store.observe_queries(app.ctx.metrics.observe_query)
-        app.ctx.data_version = DataVersion(app.ctx.store, app.ctx.response_cache, app.ctx.metrics)
+        context.store = await open_store(settings, catalog)
+        context.store.observe_queries(context.metrics.observe_query)
+        context.data_version = DataVersion(context.store, context.response_cache, context.metrics)
         loop = asyncio.get_running_loop()
-        app.ctx.background = [
-            loop.create_task(app.ctx.data_version.watch()),
-            loop.create_task(_sample_metrics(app)),
+        context.background = [
+            loop.create_task(context.data_version.watch()),
+            loop.create_task(_sample_metrics(context)),
         ]
 
     @app.after_server_stop
     async def close_database(app: App) -> None:
-        for task in app.ctx.background:
+        for task in context.background:
             task.cancel()
-        await asyncio.gather(*app.ctx.background, return_exceptions=True)
-        await app.ctx.store.close()
+        await asyncio.gather(*context.background, return_exceptions=True)
+        await context.store.close()
         worker_stopped(os.getpid())
         log_writer.stop()  # flush the lines still queued
 
-    for endpoint in ENDPOINTS:
-        _add_route(app, _summary_handler(endpoint), endpoint.sanic_path, endpoint.name)
+    for endpoint in catalog.endpoints:
+        _add_route(app, _endpoint_handler(endpoint, context), endpoint.sanic_path, endpoint.name)
     for handler, path in SERVICE_HANDLERS.items():
         _add_route(app, handler, path, handler.__name__)
     if settings.cors_origins:
-        preflight = preflight_handler(app.ctx.cors_origins)
-        for number, endpoint in enumerate(ENDPOINTS):
+        preflight = preflight_handler(context.cors_origins)
+        for number, endpoint in enumerate(catalog.endpoints):
             name = f"{preflight.__name__}_{number}"
             _add_route(app, preflight, endpoint.sanic_path, name, method="OPTIONS")
     return app
@@ -152,76 +190,80 @@ def _authorize(request: Request) -> None:
         request.ctx.key_id = api_keys.key_id(request.headers.getall("authorization", []))
 
 
-def _summary_handler(endpoint: Endpoint) -> Handler:
+def _endpoint_handler(endpoint: Endpoint, context: AppContext) -> Handler:
     """The GET handler of one catalog entry: authorise, validate, then answer from the
-    response cache or the database."""
+    response cache or the database. The same for every entry: what differs is data."""
+    parser = ArgumentParser(endpoint)
+    shaper = BodyShaper(endpoint)
+    csv_writer = CsvWriter(endpoint)
 
     async def handler(request: Request, **path: str) -> HTTPResponse:
-        app = request.app
         _authorize(request)
-        entity_id = parse_entity_id(endpoint, path[endpoint.id_parameter])
-        arguments = parse_query_arguments(endpoint, _query_string(request))
-        period = parse_period(arguments)
-        media_type = choose_media_type(arguments.get("format"), request.headers.get("accept"))
-        cache: ResponseCache = app.ctx.response_cache
-        key = (endpoint.name, entity_id, period.date_from, period.date_to, media_type)
-        summary = cache.get(key)
-        if summary is None:
+        values, media_format = parser.parse(path, _query_string(request))
+        media_type = choose_media_type(media_format, request.headers.get("accept"))
+        cache = context.response_cache
+        key = (endpoint.name, media_type, *map(_hashable, values))
+        answer = cache.get(key)
+        if answer is None:
             generation = cache.generation  # before the query: a load during it voids it
-            summary = await _summary(app, endpoint, entity_id, period, media_type)
-            cache.put(key, summary, generation)
-        if summary.payload is None:
-            raise Problem(404, summary.not_found_detail, problem_type=NOT_FOUND)
-        headers = {"ETag": summary.etag, **app.ctx.summary_headers}
-        if matches(request.headers.get("if-none-match"), summary.etag):
+            answer = await _answer(context, endpoint, values, media_type, shaper, csv_writer)
+            cache.put(key, answer, generation)
+        if answer.payload is None:
+            raise Problem(404, answer.not_found_detail, problem_type=NOT_FOUND)
+        headers = {"ETag": answer.etag, **context.answer_headers}
+        if matches(request.headers.get("if-none-match"), answer.etag):
             return not_modified(headers)
-        return HTTPResponse(summary.payload, headers=headers, content_type=summary.content_type)
+        return HTTPResponse(answer.payload, headers=headers, content_type=answer.content_type)
 
     handler.__name__ = endpoint.name
     return handler
 
 
-async def _summary(
-    app: App, endpoint: Endpoint, entity_id: str, period: Period, media_type: str
-) -> CachedSummary:
-    """The summary's bytes and ETag, or the detail of its 404, from the database."""
-    store: ReviewStore = app.ctx.store
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+async def _answer(
+    context: AppContext,
+    endpoint: Endpoint,
+    values: list[Any],
+    media_type: str,
+    shaper: BodyShaper,
+    csv_writer: CsvWriter,
+) -> CachedAnswer:
+    """The answer's bytes and ETag, or the detail of its 404, from the database."""
     try:
-        row = await store.summary(
-            endpoint.summary_query,
-            id_argument=endpoint.id_parameter,
-            entity_id=entity_id,
-            date_from=period.date_from,
-            date_to=period.date_to,
-        )
-        version = await app.ctx.data_version.current()
-        if row["review_count"] == 0 and not await store.exists(
-            endpoint.exists_query, id_argument=endpoint.id_parameter, entity_id=entity_id
-        ):
-            detail = f"no reviews at all for {endpoint.id_parameter} {entity_id!r}"
-            return CachedSummary(None, "", "", not_found_detail=detail)
+        answer = await context.store.call(endpoint, values)
+        version = await context.data_version.current()
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
     except Overloaded as error:
         raise _overloaded() from error
     except UnrepresentableRow as error:
-        _log_unrepresentable(app, endpoint, entity_id, error)
-        raise Problem(
-            502,
-            f"the stored reviews of {endpoint.id_parameter} {entity_id!r} hold a value this "
-            "service cannot represent; retrying will not help until the data is corrected",
-            problem_type=UNREPRESENTABLE_DATA,
-        ) from error
-    body = summary_body(endpoint, entity_id, period, row)
+        raise _unrepresentable(context, endpoint, values, error) from error
+    if _not_found(endpoint, answer):
+        return CachedAnswer(None, "", "", not_found_detail=_not_found_detail(endpoint, values))
+    body = shaper.body(values, answer.rows)
     if media_type == CSV:
-        payload, content_type = csv_body(endpoint, body, period), f"{CSV}; charset=utf-8"
+        payload, content_type = csv_writer.csv(body), f"{CSV}; charset=utf-8"
     else:
         payload, content_type = orjson.dumps(body), "application/json"
-    return CachedSummary(payload, content_type, entity_tag(version, payload))
+    return CachedAnswer(payload, content_type, entity_tag(version, payload))
 
 
-def _summary_headers(settings: Settings) -> dict[str, str]:
-    """Cache-Control and Vary of every summary (the ETag is added per response)."""
+def _not_found(endpoint: Endpoint, answer: Answer) -> bool:
+    """An unknown entity, or an object endpoint whose function answered no row."""
+    return not answer.found or (endpoint.returns == "object" and not answer.rows)
+
+
+def _not_found_detail(endpoint: Endpoint, values: list[Any]) -> str:
+    """The `@notfound` text, each `{argument}` replaced by the value asked for, quoted."""
+    quoted = {a.name: repr(v) for a, v in zip(endpoint.arguments, values, strict=True)}
+    return endpoint.not_found.format_map(quoted)
+
+
+def _answer_headers(settings: Settings) -> dict[str, str]:
+    """Cache-Control and Vary of every data answer (the ETag is added per response)."""
     vary = ["Accept"]
     if settings.auth_enabled:
         vary.append("Authorization")
@@ -252,22 +294,33 @@ def _overloaded() -> Problem:
     )
 
 
-def _log_unrepresentable(
-    app: App, endpoint: Endpoint, entity_id: str, error: UnrepresentableRow
-) -> None:
-    """Once per id and worker: the id (from the path, the only client value in this line)
-    and what could not be represented, for whoever corrects the data."""
-    logged: set[tuple[str, str]] = app.ctx.unrepresentable_logged
-    if (endpoint.name, entity_id) in logged:
-        return
-    if len(logged) >= MAX_REMEMBERED_UNREPRESENTABLE:
-        logged.clear()
-    logged.add((endpoint.name, entity_id))
-    logging.getLogger("reviews_api.database").error(
-        "stored data the service cannot represent: %s %r: %s",
-        endpoint.id_parameter,
-        entity_id,
-        error,
+def _unrepresentable(
+    context: AppContext, endpoint: Endpoint, values: list[Any], error: UnrepresentableRow
+) -> Problem:
+    """502: the same answer on every retry. Logged once per entity and worker: the path's
+    values (the only client values in this line) and what could not be represented."""
+    asked = (
+        ", ".join(
+            f"{a.public} {v!r}"
+            for a, v in zip(endpoint.arguments, values, strict=True)
+            if a.location == "path"
+        )
+        or endpoint.path
+    )
+    logged = context.unrepresentable_logged
+    key = (endpoint.name, asked)
+    if key not in logged:
+        if len(logged) >= MAX_REMEMBERED_UNREPRESENTABLE:
+            logged.clear()
+        logged.add(key)
+        logging.getLogger("reviews_api.database").error(
+            "stored data the service cannot represent: %s: %s", asked, error
+        )
+    return Problem(
+        502,
+        f"the stored reviews of {asked} hold a value this service cannot represent; "
+        "retrying will not help until the data is corrected",
+        problem_type=UNREPRESENTABLE_DATA,
     )
 
 
@@ -285,8 +338,8 @@ def _unavailable(error: DatabaseUnavailable) -> Problem:
 async def index(request: Request) -> HTTPResponse:
     """Names the service, its version and its routes."""
     routes = [
-        {"method": "GET", "path": endpoint.path, "description": endpoint.description}
-        for endpoint in ENDPOINTS
+        {"method": "GET", "path": endpoint.path, "description": endpoint.summary}
+        for endpoint in request.app.ctx.catalog.endpoints
     ]
     routes += [
         {"method": "GET", "path": path, "description": description}
@@ -360,10 +413,10 @@ SERVICE_HANDLERS: dict[Handler, str] = {
 }
 
 
-async def _sample_metrics(app: App) -> None:
+async def _sample_metrics(context: AppContext) -> None:
     """Pool and cache figures, sampled every METRICS_SAMPLE_INTERVAL_S rather than updated
     on each request (a metric update costs more than the cache lookup it would count)."""
     while True:
-        app.ctx.metrics.observe_pool(app.ctx.store.pool_stats())
-        app.ctx.metrics.observe_cache(app.ctx.response_cache, app.ctx.data_version.listening)
+        context.metrics.observe_pool(context.store.pool_stats())
+        context.metrics.observe_cache(context.response_cache, context.data_version.listening)
         await asyncio.sleep(METRICS_SAMPLE_INTERVAL_S)

@@ -1,66 +1,106 @@
-"""Request parsing and validation, driven by the catalog.
+"""Request parsing and validation, driven by the catalog entry of the route.
 
-Everything a client sends is checked here before it reaches the data layer, and reaches
-SQL only as a bound parameter. Each failure is a 400 naming the parameter and the rule.
+Everything a client sends is checked here, by the type and bounds its SQL function
+declares, before it reaches the data layer, and reaches SQL only as a bound parameter.
+Each failure is a 400 naming the parameter (by its public name) and the rule.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
-from service.catalog.endpoints import MAX_ID_LENGTH, Endpoint
+from service.catalog.model import Argument, Endpoint
 from service.http.problems import invalid_parameter
 
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
 ISO_DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+INTEGER_PATTERN = re.compile(r"-?[0-9]{1,18}")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # More fields than any endpoint declares is already an error; the cap keeps parsing cheap.
 MAX_QUERY_FIELDS = 20
+# Not an argument of any function: the media type of the answer (service/http/media_types.py).
+FORMAT_PARAMETER = "format"
+Number = TypeVar("Number", int, float)
+BOOLEANS = {"true": True, "false": False}
 
 
-@dataclass(frozen=True)
-class Period:
-    """An inclusive range of UTC review days; either end may be open."""
+class ArgumentParser:
+    """Parses one route's path and query into the function's argument values, in argument
+    order, each omitted optional argument as its declared default."""
 
-    date_from: date | None = None
-    date_to: date | None = None
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._path = endpoint.path_arguments
+        self._query = {argument.public: argument for argument in endpoint.query_arguments}
+        self._accepted = ", ".join(sorted([*self._query, FORMAT_PARAMETER]))
+        self._position = {argument.name: n for n, argument in enumerate(endpoint.arguments)}
+        self._defaults = [argument.default for argument in endpoint.arguments]
+        self._ranges = [
+            (self._position[low], self._position[high]) for low, high in endpoint.ranges
+        ]
 
-    def as_json(self) -> dict[str, str | None]:
-        return {
-            "from": self.date_from.isoformat() if self.date_from else None,
-            "to": self.date_to.isoformat() if self.date_to else None,
-        }
+    def parse(self, path: dict[str, str], query_string: str) -> tuple[list[Any], str | None]:
+        """The argument values, and the `format` parameter when given."""
+        values = list(self._defaults)
+        for argument in self._path:
+            raw = _percent_decoded(argument.public, path[argument.name])
+            values[self._position[argument.name]] = parse_value(argument, raw)
+        given = self._query_values(query_string)
+        for argument in self._query.values():
+            raw_values = given.get(argument.public)
+            if raw_values is None:
+                continue
+            parsed = [parse_value(argument, raw) for raw in raw_values]
+            values[self._position[argument.name]] = parsed if argument.array else parsed[0]
+        self._check_ranges(values)
+        media_format = given.get(FORMAT_PARAMETER)
+        return values, media_format[0] if media_format else None
+
+    def _query_values(self, query_string: str) -> dict[str, list[str]]:
+        """Each parameter's raw values: declared, non-empty, repeated only for an array."""
+        given: dict[str, list[str]] = {}
+        for name, raw in _query_pairs(query_string):
+            argument = self._query.get(name)
+            if argument is None and name != FORMAT_PARAMETER:
+                raise invalid_parameter(
+                    f"unknown query parameter {name!r}; this endpoint accepts: {self._accepted}",
+                    name,
+                )
+            if name in given and not (argument is not None and argument.array):
+                raise invalid_parameter(f"query parameter {name!r} is given more than once", name)
+            if raw == "":
+                raise invalid_parameter(f"query parameter {name!r} is empty", name)
+            given.setdefault(name, []).append(raw)
+        return given
+
+    def _check_ranges(self, values: list[Any]) -> None:
+        for low, high in self._ranges:
+            if values[low] is not None and values[high] is not None and values[low] > values[high]:
+                low_name = self.endpoint.arguments[low].public
+                high_name = self.endpoint.arguments[high].public
+                raise invalid_parameter(
+                    f"{low_name} ({values[low]}) is after {high_name} ({values[high]})", low_name
+                )
 
 
-def parse_entity_id(endpoint: Endpoint, raw: str) -> str:
-    """The percent-decoded path id, 1..64 characters.
-
-    Sanic hands over the raw path segment; decoding here (strictly: invalid UTF-8 is a 400,
-    not a silent replacement character) lets an id contain `/` as `%2F`.
-    """
-    name = endpoint.id_parameter
+def _percent_decoded(name: str, raw: str) -> str:
+    """Sanic hands over the raw path segment; decoding here (strictly: invalid UTF-8 is a
+    400, not a silent replacement character) lets an id contain `/` as `%2F`."""
     try:
-        entity_id = unquote(raw, errors="strict")
+        return unquote(raw, errors="strict")
     except UnicodeDecodeError:
         raise invalid_parameter(f"{name} is not valid UTF-8 once percent-decoded", name) from None
-    if len(entity_id) > MAX_ID_LENGTH:
-        raise invalid_parameter(
-            f"{name} is {len(entity_id)} characters long; the limit is {MAX_ID_LENGTH}", name
-        )
-    if CONTROL_CHARACTER.search(entity_id):
-        # No real id has one, and PostgreSQL text cannot hold NUL (%00) at all.
-        raise invalid_parameter(f"{name} contains a control character", name)
-    return entity_id
 
 
-def parse_query_arguments(endpoint: Endpoint, query_string: str) -> dict[str, str]:
-    """Each declared parameter at most once, non-empty; anything else is a 400."""
+def _query_pairs(query_string: str) -> list[tuple[str, str]]:
     try:
-        pairs = parse_qsl(
+        return parse_qsl(
             query_string,
             keep_blank_values=True,
             errors="strict",
@@ -74,36 +114,37 @@ def parse_query_arguments(endpoint: Endpoint, query_string: str) -> dict[str, st
         raise invalid_parameter(
             f"too many query parameters (at most {MAX_QUERY_FIELDS})", "query"
         ) from None
-    declared = {parameter.name for parameter in endpoint.query_parameters}
-    arguments: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in declared:
-            accepted = ", ".join(sorted(declared))
+
+
+def parse_value(argument: Argument, raw: str) -> Any:
+    """One value of `argument` from its text, by its type, enum and schema bounds."""
+    if argument.enum is not None:
+        if raw not in argument.enum:
+            expected = ", ".join(argument.enum)
             raise invalid_parameter(
-                f"unknown query parameter {name!r}; this endpoint accepts: {accepted}", name
+                f"{argument.public}={raw!r}; expected one of: {expected}", argument.public
             )
-        if name in arguments:
-            raise invalid_parameter(f"query parameter {name!r} is given more than once", name)
-        if value == "":
-            raise invalid_parameter(f"query parameter {name!r} is empty", name)
-        arguments[name] = value
-    return arguments
+        return raw
+    return PARSERS[argument.type](argument, raw)
 
 
-def parse_period(arguments: dict[str, str]) -> Period:
-    """`from` and `to` as dates within 1900-01-01..2999-12-31, `from` not after `to`."""
-    period = Period(
-        date_from=_parse_date("from", arguments.get("from")),
-        date_to=_parse_date("to", arguments.get("to")),
-    )
-    if period.date_from and period.date_to and period.date_from > period.date_to:
-        raise invalid_parameter(f"from ({period.date_from}) is after to ({period.date_to})", "from")
-    return period
+def _text(argument: Argument, raw: str) -> str:
+    name, schema = argument.public, argument.schema
+    longest = schema.get("maxLength")
+    if longest is not None and len(raw) > longest:
+        raise invalid_parameter(
+            f"{name} is {len(raw)} characters long; the limit is {longest}", name
+        )
+    if len(raw) < schema.get("minLength", 0):
+        raise invalid_parameter(f"{name} is shorter than {schema['minLength']} characters", name)
+    if CONTROL_CHARACTER.search(raw):
+        # No real id has one, and PostgreSQL text cannot hold NUL (%00) at all.
+        raise invalid_parameter(f"{name} contains a control character", name)
+    return raw
 
 
-def _parse_date(name: str, raw: str | None) -> date | None:
-    if raw is None:
-        return None
+def _date(argument: Argument, raw: str) -> date:
+    name = argument.public
     if not ISO_DATE_PATTERN.fullmatch(raw):
         raise invalid_parameter(f"{name}={raw!r} is not a date in the form YYYY-MM-DD", name)
     try:
@@ -116,3 +157,47 @@ def _parse_date(name: str, raw: str | None) -> date | None:
             name,
         )
     return value
+
+
+def _integer(argument: Argument, raw: str) -> int:
+    name = argument.public
+    if not INTEGER_PATTERN.fullmatch(raw):
+        raise invalid_parameter(f"{name}={raw!r} is not an integer", name)
+    return _within_bounds(argument, int(raw), raw)
+
+
+def _number(argument: Argument, raw: str) -> float:
+    name = argument.public
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or raw.strip() != raw:
+        raise invalid_parameter(f"{name}={raw!r} is not a number", name)
+    return _within_bounds(argument, value, raw)
+
+
+def _within_bounds(argument: Argument, value: Number, raw: str) -> Number:
+    name, schema = argument.public, argument.schema
+    if "minimum" in schema and value < schema["minimum"]:
+        raise invalid_parameter(f"{name}={raw!r} is below the minimum {schema['minimum']}", name)
+    if "maximum" in schema and value > schema["maximum"]:
+        raise invalid_parameter(f"{name}={raw!r} is above the maximum {schema['maximum']}", name)
+    return value
+
+
+def _boolean(argument: Argument, raw: str) -> bool:
+    if raw not in BOOLEANS:
+        raise invalid_parameter(
+            f"{argument.public}={raw!r}; expected true or false", argument.public
+        )
+    return BOOLEANS[raw]
+
+
+PARSERS: dict[str, Callable[[Argument, str], Any]] = {
+    "text": _text,
+    "date": _date,
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+}

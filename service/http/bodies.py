@@ -1,38 +1,87 @@
-"""Serialisation, the last step: a query row becomes the JSON body the catalog declares."""
+"""Serialisation, the last step: result rows become the body the catalog declares.
+
+The shape comes from the catalog entry's fields (docs/api-catalog.md): echoed arguments,
+result columns, and groups of columns as objects, in the declared order. An object
+endpoint answers its first row; a list endpoint a JSON array of rows, or an object of its
+echoes with the rows under the `@items` field.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import orjson
 from sanic import HTTPResponse
 
-from service.catalog.endpoints import Endpoint
-from service.http.arguments import Period
+from service.catalog.model import Endpoint, Field
 
-STAR_RATINGS = ("1", "2", "3", "4", "5")
-
-
-def summary_body(
-    endpoint: Endpoint, entity_id: str, period: Period, row: dict[str, Any]
-) -> dict[str, Any]:
-    """The response fields in catalog order, from one summary row."""
-    body: dict[str, Any] = {}
-    for field in endpoint.response_fields:
-        if field.name == endpoint.id_parameter:
-            body[field.name] = entity_id
-        elif field.name == "period":
-            body[field.name] = period.as_json()
-        elif field.name == "rating_distribution":
-            body[field.name] = {stars: row[f"rating_{stars}"] for stars in STAR_RATINGS}
-        else:
-            body[field.name] = _json_value(row[field.name])
-    return body
+Row = tuple[Any, ...]  # a result row: the function's columns, in order
+Shape = Callable[[list[Any], Row], Any]
 
 
-def _json_value(value: Any) -> Any:
-    # PostgreSQL hands back dates, SQLite ISO text: the API always speaks ISO text.
+class BodyShaper:
+    """Builds one endpoint's JSON body from its argument values and result rows."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._argument_at = {argument.name: n for n, argument in enumerate(endpoint.arguments)}
+        self._column_at = {column.name: n for n, column in enumerate(endpoint.columns)}
+        shapes = [(field, self._shape(field)) for field in endpoint.fields]
+        self._fields = [(field.name, shape) for field, shape in shapes]
+        self._echoes = [(field.name, shape) for field, shape in shapes if _is_echo(field)]
+        self._row_fields = [(field.name, shape) for field, shape in shapes if not _is_echo(field)]
+
+    def body(self, values: list[Any], rows: list[Row]) -> Any:
+        """The answer: an object from the first row, or the rows as a list."""
+        if self.endpoint.returns == "object":
+            return {name: shape(values, rows[0]) for name, shape in self._fields}
+        items = [{name: shape(values, row) for name, shape in self._row_fields} for row in rows]
+        if self.endpoint.items is None:
+            return items
+        body = {name: shape(values, ()) for name, shape in self._echoes}
+        body[self.endpoint.items] = items
+        return body
+
+    def _shape(self, field: Field) -> Shape:
+        if field.source == "echo":
+            return _argument(self._argument_at[field.arguments[0]])
+        if field.source == "echo object":
+            arguments = self.endpoint.arguments
+            members = [
+                (arguments[self._argument_at[name]].public, self._argument_at[name])
+                for name in field.arguments
+            ]
+            return _arguments(members)
+        if field.source == "column":
+            return _column(self._column_at[field.columns[0]])
+        positions = [self._column_at[column] for column in field.columns]
+        return _group(list(zip(field.keys, positions, strict=True)))
+
+
+def _is_echo(field: Field) -> bool:
+    return field.source in ("echo", "echo object")
+
+
+def _argument(position: int) -> Shape:
+    return lambda values, row: json_value(values[position])
+
+
+def _arguments(members: list[tuple[str, int]]) -> Shape:
+    return lambda values, row: {public: json_value(values[n]) for public, n in members}
+
+
+def _column(position: int) -> Shape:
+    return lambda values, row: json_value(row[position])
+
+
+def _group(members: list[tuple[str, int]]) -> Shape:
+    return lambda values, row: {key: row[n] for key, n in members}
+
+
+def json_value(value: Any) -> Any:
+    """PostgreSQL hands back dates, SQLite ISO text: the API always speaks ISO text."""
     return value.isoformat() if isinstance(value, date) else value
 
 

@@ -1,4 +1,4 @@
-"""Which representation a client gets (JSON or CSV), and the CSV form of a summary.
+"""Which representation a client gets (JSON or CSV), and the CSV form of an answer.
 
 `?format=` wins over the Accept header, so a link or a spreadsheet import can ask for CSV
 without setting headers. Without either, or when the client accepts anything, it is JSON.
@@ -10,8 +10,9 @@ import csv
 import io
 from typing import Any
 
-from service.catalog.endpoints import Endpoint
-from service.http.arguments import Period
+import orjson
+
+from service.catalog.model import Endpoint, Field
 from service.http.problems import invalid_parameter
 
 JSON = "application/json"
@@ -58,30 +59,62 @@ def _q_value(params: list[str]) -> float:
     return 1.0
 
 
-def csv_columns(endpoint: Endpoint) -> list[str]:
-    """The catalog's fields, with `period` and `rating_distribution` flattened."""
-    columns: list[str] = []
-    for field in endpoint.response_fields:
-        if field.name == "period":
-            columns += ["period_from", "period_to"]
-        elif field.name == "rating_distribution":
-            columns += [f"rating_{stars}" for stars in range(1, 6)]
+class CsvWriter:
+    """One endpoint's CSV: a header row, then one row per answer row (an object endpoint has
+    one). An echoed object is flattened to `<field>_<key>` cells, a group back to its
+    columns; a list's echoes repeat on every row; null is an empty cell."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.columns = [cell for field in endpoint.fields for cell in _cells_of(field, endpoint)]
+        self._echoes = [field for field in endpoint.fields if field.source.startswith("echo")]
+        self._row_fields = [f for f in endpoint.fields if not f.source.startswith("echo")]
+
+    def csv(self, body: Any) -> bytes:
+        """The CSV of a JSON body this endpoint answered."""
+        if self.endpoint.returns == "object":
+            rows = [_flat(self.endpoint.fields, body)]
         else:
-            columns.append(field.name)
-    return columns
+            items = body if self.endpoint.items is None else body[self.endpoint.items]
+            echoes = {} if self.endpoint.items is None else _flat(self._echoes, body)
+            rows = [{**echoes, **_flat(self._row_fields, item)} for item in items]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        for row in rows:
+            writer.writerow([_cell(row.get(column)) for column in self.columns])
+        return out.getvalue().encode()
 
 
-def csv_body(endpoint: Endpoint, body: dict[str, Any], period: Period) -> bytes:
-    """One header row and one data row; null is an empty cell."""
-    flat = {
-        **body,
-        "period_from": period.as_json()["from"],
-        "period_to": period.as_json()["to"],
-        **{f"rating_{stars}": count for stars, count in body["rating_distribution"].items()},
-    }
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    columns = csv_columns(endpoint)
-    writer.writerow(columns)
-    writer.writerow(["" if flat[column] is None else flat[column] for column in columns])
-    return out.getvalue().encode()
+def _cells_of(field: Field, endpoint: Endpoint) -> list[str]:
+    if field.source == "echo object":
+        public = {argument.name: argument.public for argument in endpoint.arguments}
+        return [f"{field.name}_{public[name]}" for name in field.arguments]
+    if field.source == "group":
+        return list(field.columns)
+    return [field.name]
+
+
+def _flat(fields: list[Field] | tuple[Field, ...], body: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for field in fields:
+        value = body[field.name]
+        if field.source == "echo object":
+            flat.update({f"{field.name}_{key}": item for key, item in value.items()})
+        elif field.source == "group":
+            flat.update(
+                {column: value[key] for column, key in zip(field.columns, field.keys, strict=True)}
+            )
+        else:
+            flat[field.name] = value
+    return flat
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return orjson.dumps(value).decode()
+    return value

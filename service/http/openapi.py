@@ -1,19 +1,19 @@
-"""The OpenAPI 3.1 document, generated from the endpoint catalog (never written by hand).
+"""The OpenAPI 3.1 document, generated from the API catalog (never written by hand).
 
-Every data route, parameter, response schema and example comes from `catalog.ENDPOINTS`,
-so the document cannot drift from what the service does; tests validate real responses
-against it and schemathesis fuzzes the running service with it.
+Every data route, parameter, response schema and example comes from the catalog, that is
+from the SQL functions' signatures and COMMENTs, so the document cannot drift from what
+the service does; tests validate real responses against it and schemathesis fuzzes the
+running service with it.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from service import __version__
-from service.catalog.endpoints import ENDPOINTS, MAX_ID_LENGTH, Endpoint, ResponseField
-from service.http.arguments import Period
-from service.http.media_types import csv_body
+from service.catalog.model import Catalog, Endpoint, Field
+from service.http.arguments import FORMAT_PARAMETER
+from service.http.media_types import FORMATS, CsvWriter
 from service.settings import Settings
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -99,16 +99,16 @@ CACHE_HEADERS: dict[str, Any] = {
 }
 
 
-def openapi_document(settings: Settings) -> dict[str, Any]:
+def openapi_document(settings: Settings, catalog: Catalog) -> dict[str, Any]:
     """The whole document; `settings` decide whether the data routes need a key."""
     paths: dict[str, Any] = {
-        endpoint.path: {"get": _summary_operation(endpoint, settings)} for endpoint in ENDPOINTS
+        endpoint.path: {"get": _operation(endpoint, settings)} for endpoint in catalog.endpoints
     }
     paths.update(_service_paths(settings))
     components: dict[str, Any] = {
         "schemas": {
             "Problem": PROBLEM_SCHEMA,
-            **{_schema_name(endpoint): _summary_schema(endpoint) for endpoint in ENDPOINTS},
+            **{_schema_name(endpoint): _answer_schema(endpoint) for endpoint in catalog.endpoints},
         },
         "securitySchemes": {
             "apiKey": {
@@ -140,50 +140,53 @@ def _schema_name(endpoint: Endpoint) -> str:
     return "".join(part.capitalize() for part in endpoint.name.split("_"))
 
 
-def _summary_schema(endpoint: Endpoint) -> dict[str, Any]:
+def _answer_schema(endpoint: Endpoint) -> dict[str, Any]:
+    """An object of every field, or a list of row objects (under `@items` with echoes)."""
+    if endpoint.returns == "object":
+        return _object(endpoint.summary, endpoint.fields)
+    echoes = [field for field in endpoint.fields if field.source.startswith("echo")]
+    row_fields = [field for field in endpoint.fields if not field.source.startswith("echo")]
+    rows = {"type": "array", "items": _object("One row.", row_fields)}
+    if endpoint.items is None:
+        return {**rows, "description": endpoint.summary}
+    answer = _object(endpoint.summary, echoes)
+    answer["properties"][endpoint.items] = rows
+    answer["required"].append(endpoint.items)
+    return answer
+
+
+def _object(description: str, fields: tuple[Field, ...] | list[Field]) -> dict[str, Any]:
     return {
         "type": "object",
-        "description": endpoint.description,
-        "properties": {field.name: _field_schema(field) for field in endpoint.response_fields},
-        "required": [field.name for field in endpoint.response_fields],
+        "description": description,
+        "properties": {
+            field.name: {**field.schema, "description": field.description} for field in fields
+        },
+        "required": [field.name for field in fields],
         "additionalProperties": False,
     }
 
 
-def _field_schema(field: ResponseField) -> dict[str, Any]:
-    return {**field.schema, "description": field.description}
-
-
-def _csv_example(endpoint: Endpoint) -> str:
-    period = Period(
-        date_from=_iso(endpoint.example["period"]["from"]),
-        date_to=_iso(endpoint.example["period"]["to"]),
-    )
-    return csv_body(endpoint, endpoint.example, period).decode()
-
-
-def _iso(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
 def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
-    path_parameter = {
-        "name": endpoint.id_parameter,
-        "in": "path",
-        "required": True,
-        "description": endpoint.id_description,
-        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
-    }
-    query_parameters = [
+    arguments = [
         {
-            "name": parameter.name,
-            "in": "query",
-            "required": False,
-            "description": parameter.description,
-            "schema": parameter.schema,
+            "name": argument.public,
+            "in": argument.location,
+            "required": argument.location == "path" or argument.required,
+            "description": argument.description,
+            "schema": argument.schema,
         }
-        for parameter in endpoint.query_parameters
+        for argument in (*endpoint.path_arguments, *endpoint.query_arguments)
     ]
+    media_format = {
+        "name": FORMAT_PARAMETER,
+        "in": "query",
+        "required": False,
+        "description": "`json` (default) or `csv` (one header row, then a row per answer row; "
+        "an object such as `period` becomes `period_from`, `period_to`, a group of columns its "
+        "columns again); wins over the Accept header.",
+        "schema": {"type": "string", "enum": list(FORMATS)},
+    }
     conditional = {
         "name": "If-None-Match",
         "in": "header",
@@ -191,28 +194,26 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         "description": "An ETag from an earlier answer: 304 while it is still current.",
         "schema": {"type": "string"},
     }
-    return [path_parameter, *query_parameters, conditional]
+    return [*arguments, media_format, conditional]
 
 
-def _summary_operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
+def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
+    json_content: dict[str, Any] = {
+        "schema": {"$ref": f"#/components/schemas/{_schema_name(endpoint)}"}
+    }
+    csv_content: dict[str, Any] = {"schema": {"type": "string"}}
+    if endpoint.example is not None:
+        json_content["example"] = endpoint.example
+        csv_content["example"] = CsvWriter(endpoint).csv(endpoint.example).decode()
     operation: dict[str, Any] = {
         "operationId": endpoint.name,
-        "summary": endpoint.description,
+        "summary": endpoint.summary,
         "parameters": _parameters(endpoint),
         "responses": {
             "200": {
-                "description": "The summary (JSON, or CSV on request).",
+                "description": "The answer (JSON, or CSV on request).",
                 "headers": CACHE_HEADERS,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{_schema_name(endpoint)}"},
-                        "example": endpoint.example,
-                    },
-                    "text/csv": {
-                        "schema": {"type": "string"},
-                        "example": _csv_example(endpoint),
-                    },
-                },
+                "content": {"application/json": json_content, "text/csv": csv_content},
             },
             "304": {
                 "description": "Not Modified: the If-None-Match tag is still current.",
@@ -221,6 +222,8 @@ def _summary_operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]
             **_error_responses(auth=settings.auth_enabled),
         },
     }
+    if endpoint.description:
+        operation["description"] = endpoint.description
     if settings.auth_enabled:
         operation["security"] = [{"apiKey": []}]
     return operation

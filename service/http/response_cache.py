@@ -1,4 +1,4 @@
-"""A per-worker cache of finished summary responses, valid for one data version.
+"""A per-worker cache of finished data responses, valid for one data version.
 
 Keyed by the normalized request (endpoint, decoded id, dates, media type: `?format=csv`
 and `Accept: text/csv` share an entry), bounded by entries and by bytes, least recently
@@ -20,7 +20,7 @@ ENTRY_OVERHEAD_BYTES = 400
 
 
 @dataclass(frozen=True, slots=True)
-class CachedSummary:
+class CachedAnswer:
     """A 200's exact bytes and ETag, or (payload None) a 404's detail."""
 
     payload: bytes | None
@@ -40,7 +40,7 @@ class ResponseCache:
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, CachedSummary] = OrderedDict()
+        self._entries: OrderedDict[Hashable, CachedAnswer] = OrderedDict()
         self.bytes = 0
         self.generation = 0  # bumped on every start/stop
         self.serving = False
@@ -50,7 +50,7 @@ class ResponseCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable) -> CachedSummary | None:
+    def get(self, key: Hashable) -> CachedAnswer | None:
         if not self.serving:
             return None
         entry = self._entries.get(key)
@@ -61,7 +61,7 @@ class ResponseCache:
         self.hits += 1
         return entry
 
-    def put(self, key: Hashable, entry: CachedSummary, generation: int) -> None:
+    def put(self, key: Hashable, entry: CachedAnswer, generation: int) -> None:
         """Keep `entry` if it was computed under the current generation."""
         if not self.serving or generation != self.generation or entry.size > self.max_bytes:
             return

@@ -25,7 +25,9 @@ from typing import Any, ClassVar, Protocol, TypeAlias
 import aiosql
 import aiosqlite
 import asyncpg
+import orjson
 
+from service.catalog.model import Catalog, Endpoint
 from service.settings import Settings
 from service.store.connection_queue import ConnectionQueue, Overloaded
 from service.store.sql_files import MissingSQL, queries_dir
@@ -55,17 +57,7 @@ class UnrepresentableRow(Exception):
 class ReviewStore(Protocol):
     """What the routes need from a database, whatever the dialect."""
 
-    async def summary(
-        self,
-        query_name: str,
-        *,
-        id_argument: str,
-        entity_id: str,
-        date_from: date | None,
-        date_to: date | None,
-    ) -> dict[str, Any]: ...
-
-    async def exists(self, query_name: str, *, id_argument: str, entity_id: str) -> bool: ...
+    async def call(self, endpoint: Endpoint, values: list[Any]) -> Answer: ...
 
     async def ping(self) -> None: ...
 
@@ -78,6 +70,15 @@ class ReviewStore(Protocol):
     async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a catalog entry's function answered: whether the entity of its path exists
+    (always true without an existence function), and its rows (columns in order)."""
+
+    found: bool
+    rows: list[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,18 @@ def load_queries(dialect: str) -> Any:
     return queries
 
 
-async def open_store(settings: Settings) -> ReviewStore:
-    """Open the store `DATABASE_URL` names; its scheme picks the dialect."""
+async def open_store(settings: Settings, catalog: Catalog) -> ReviewStore:
+    """Open the store `DATABASE_URL` names, for the endpoints of `catalog`; the URL's scheme
+    picks the dialect."""
     if settings.dialect == "sqlite":
-        return await SQLiteStore.open(settings.sqlite_path)
-    return await PostgresStore.open(settings)
+        store = await SQLiteStore.open(settings.sqlite_path)
+        try:
+            store.verify(catalog)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+    return await PostgresStore.open(settings, catalog)
 
 
 class _QueryStore:
@@ -132,31 +140,6 @@ class _QueryStore:
         self._queries = load_queries(self.dialect)
         self._observer: QueryObserver = _ignore_query
         self._in_flight = 0  # queries started and not finished, waiting ones included
-
-    def _date(self, value: date | None) -> Any:
-        return value
-
-    async def summary(
-        self,
-        query_name: str,
-        *,
-        id_argument: str,
-        entity_id: str,
-        date_from: date | None,
-        date_to: date | None,
-    ) -> dict[str, Any]:
-        row = await self._run(
-            query_name,
-            **{
-                id_argument: entity_id,
-                "date_from": self._date(date_from),
-                "date_to": self._date(date_to),
-            },
-        )
-        return dict(row)
-
-    async def exists(self, query_name: str, *, id_argument: str, entity_id: str) -> bool:
-        return bool(await self._run(query_name, **{id_argument: entity_id}))
 
     async def ping(self) -> None:
         await self._run("ping")
@@ -227,44 +210,75 @@ class SQLiteStore(_QueryStore):
     async def close(self) -> None:
         await self._connection.close()
 
-    def _date(self, value: date | None) -> Any:
-        # SQLite has no date type: the queries take ISO text and convert with unixepoch().
-        return value.isoformat() if value else None
+    def verify(self, catalog: Catalog) -> None:
+        """Refuse to start unless every catalog entry (and existence check) has a query of
+        its name taking the function's arguments."""
+        available = set(self._queries.available_queries)
+        problems = []
+        for endpoint in catalog.endpoints:
+            expected = [argument.name for argument in endpoint.arguments]
+            if endpoint.name not in available:
+                problems.append(f"no query {endpoint.name} in queries/sqlite/")
+            elif list(getattr(self._queries, endpoint.name).parameters) != expected:
+                problems.append(f"query {endpoint.name} does not take ({', '.join(expected)})")
+            if endpoint.exists_name and endpoint.exists_name not in available:
+                problems.append(f"no query {endpoint.exists_name} in queries/sqlite/")
+        if problems:
+            raise MissingSQL(
+                "the SQLite queries do not match the API catalog: " + "; ".join(problems)
+            )
 
-    async def summary(
-        self,
-        query_name: str,
-        *,
-        id_argument: str,
-        entity_id: str,
-        date_from: date | None,
-        date_to: date | None,
-    ) -> dict[str, Any]:
-        row = await super().summary(
-            query_name,
-            id_argument=id_argument,
-            entity_id=entity_id,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        if row["review_count"]:
-            _check_dates(row["first_review_date"], row["last_review_date"])
-        return row
+    async def call(self, endpoint: Endpoint, values: list[Any]) -> Answer:
+        arguments = {
+            argument.name: _sqlite_value(value)
+            for argument, value in zip(endpoint.arguments, values, strict=True)
+        }
+        if endpoint.exists_name:
+            entity = endpoint.path_arguments[0].name
+            found = await self._run(endpoint.exists_name, **{entity: arguments[entity]})
+            if not (found and found["found"]):
+                return Answer(found=False, rows=[])
+        result = await self._run(endpoint.name, **arguments)
+        rows = [tuple(row) for row in _rows(result)]
+        _check_dates(endpoint, rows)
+        return Answer(found=True, rows=rows)
 
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         return await getattr(self._queries, query_name)(self._connection, **arguments)
 
 
-def _check_dates(*days: str | None) -> None:
-    """SQLite's date() gives NULL past 9999-12-31 and text like '0000-01-01' or '-1199-02-15'
-    before year 1: where PostgreSQL's driver fails to decode such a date, fail alike."""
-    for day in days:
-        try:
-            date.fromisoformat(day or "")
-        except ValueError:
-            raise UnrepresentableRow(
-                f"a review date outside 0001-01-01..9999-12-31 (SQLite gives {day!r})"
-            ) from None
+def _sqlite_value(value: Any) -> Any:
+    """SQLite has no date or array type: ISO text, and JSON text read with json_each."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return orjson.dumps(value, default=_sqlite_value).decode()
+    return value
+
+
+def _rows(result: Any) -> list[Any]:
+    """A `^` query gives a row (or None), any other select a list of rows."""
+    if result is None:
+        return []
+    return list(result) if isinstance(result, list) else [result]
+
+
+def _check_dates(endpoint: Endpoint, rows: list[tuple[Any, ...]]) -> None:
+    """SQLite's date() gives text like '0000-01-01' or '-1199-02-15' before year 1 (and the
+    queries give the raw number where date() gives NULL, past 9999-12-31): where
+    PostgreSQL's driver fails to decode such a date, fail alike."""
+    positions = [n for n, column in enumerate(endpoint.columns) if column.type == "date"]
+    for row in rows:
+        for n in positions:
+            day = row[n]
+            if day is None:
+                continue
+            try:
+                date.fromisoformat(day)
+            except (TypeError, ValueError):
+                raise UnrepresentableRow(
+                    f"a review date outside 0001-01-01..9999-12-31 (SQLite gives {day!r})"
+                ) from None
 
 
 # The connection itself is gone or in an unknown state: terminate it, never hand it back to
@@ -331,16 +345,20 @@ class PostgresStore(_QueryStore):
         asyncpg.InvalidAuthorizationSpecificationError,
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
         super().__init__()
         self._settings = settings
+        self._catalog = catalog
         self._pool: asyncpg.Pool | None = None
         # One connection attempt at a time per worker, however many requests are waiting.
         self._pool_lock = asyncio.Lock()
         self._next_attempt_at = 0.0
         self._last_failure = ""
         self._releasing: set[asyncio.Task[None]] = set()
-        self._statements = asyncpg_statements(self._queries)
+        self._statements: dict[str, Statement] = {
+            **asyncpg_statements(self._queries),
+            **{e.name: CatalogStatement(e.statement) for e in catalog.endpoints},
+        }
         self.queue = ConnectionQueue(
             settings.db_pool_max, settings.db_queue_max, settings.db_queue_wait_ms / 1000
         )
@@ -351,8 +369,8 @@ class PostgresStore(_QueryStore):
         self._last_answer_at = time.monotonic()  # when a pooled query last succeeded
 
     @classmethod
-    async def open(cls, settings: Settings) -> PostgresStore:
-        store = cls(settings)
+    async def open(cls, settings: Settings, catalog: Catalog) -> PostgresStore:
+        store = cls(settings, catalog)
         try:
             await store._connected_pool()
         except DatabaseUnavailable as error:
@@ -382,6 +400,14 @@ class PostgresStore(_QueryStore):
                 await self._pool.close()
         except TimeoutError:
             self._pool.terminate()
+
+    async def call(self, endpoint: Endpoint, values: list[Any]) -> Answer:
+        """One round trip: the catalogued statement selects `?found` (the existence
+        function's answer, or true) and `?row` (false on the one row of a known entity
+        with no rows) before the function's columns (docs/api-catalog.md)."""
+        records = await self._run(endpoint.name, values=values)
+        found = records[0][0] if records else True
+        return Answer(found=found, rows=[tuple(r)[2:] for r in records if r[1]])
 
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         statement = self._statements[query_name]
@@ -591,6 +617,19 @@ class AsyncpgStatement:
         if self.returns_value:
             return await connection.fetchval(self.sql, *values)
         return await connection.fetchrow(self.sql, *values)
+
+
+@dataclass(frozen=True)
+class CatalogStatement:
+    """The statement of a catalog entry, its arguments in the function's order."""
+
+    sql: str
+
+    async def run(self, connection: asyncpg.Connection, arguments: dict[str, Any]) -> Any:
+        return await connection.fetch(self.sql, *arguments["values"])
+
+
+Statement: TypeAlias = AsyncpgStatement | CatalogStatement
 
 
 def asyncpg_statements(queries: Any) -> dict[str, AsyncpgStatement]:

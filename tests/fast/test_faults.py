@@ -32,7 +32,7 @@ PRODUCT = "/v1/products/ENDS/reviews/summary"
 
 
 class FaultyStore:
-    """The app's store, but `summary` raises `error` or, with `stall`, waits until the
+    """The app's store, but `call` raises `error` or, with `stall`, waits until the
     request is cancelled; everything else is the real store's."""
 
     def __init__(self, store: Any, *, error: Exception | None = None, stall: bool = False) -> None:
@@ -45,7 +45,7 @@ class FaultyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def summary(self, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, *args: Any, **kwargs: Any) -> Any:
         self.entered.set()
         if self._error is not None:
             raise self._error
@@ -55,7 +55,7 @@ class FaultyStore:
             except asyncio.CancelledError:
                 self.cancelled.set()
                 raise
-        return await self._store.summary(*args, **kwargs)
+        return await self._store.call(*args, **kwargs)
 
 
 @contextmanager

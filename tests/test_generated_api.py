@@ -1,0 +1,216 @@
+"""The API is generated from the SQL: the request path is generic, so no Python module of
+the service (the loader and static assets aside) names what only the catalog may name."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from conftest import BIN, free_port, run_cli, server_environment, start_server, stop_server
+from postgres_server import ThrowawayDatabase
+from review_rows import Review
+
+from service.catalog import load_catalog
+from service.store.sql_files import queries_dir
+
+SERVICE = Path(__file__).resolve().parent.parent / "service"
+CATALOG = load_catalog()
+
+
+def names_only_the_catalog_may_say() -> set[str]:
+    """Each endpoint's name, function, existence function, route, and result columns."""
+    names: set[str] = set()
+    for endpoint in CATALOG.endpoints:
+        names |= {endpoint.name, endpoint.function.split("(")[0], endpoint.path}
+        names |= {column.name for column in endpoint.columns}
+        if endpoint.exists_name:
+            names |= {endpoint.exists_name}
+    return names
+
+
+def request_path_modules() -> list[Path]:
+    return [path for path in SERVICE.rglob("*.py") if "load" not in path.relative_to(SERVICE).parts]
+
+
+def test_the_catalog_has_the_endpoints_this_test_relies_on() -> None:
+    assert len(CATALOG.endpoints) >= 2
+    assert len(names_only_the_catalog_may_say()) > 20
+
+
+@pytest.mark.parametrize(
+    "module", request_path_modules(), ids=lambda p: str(p.relative_to(SERVICE))
+)
+def test_no_service_module_names_an_endpoint_a_function_or_a_column(module: Path) -> None:
+    text = module.read_text()
+    named = sorted(
+        name
+        for name in names_only_the_catalog_may_say()
+        if re.search(rf"(?<![\w/]){re.escape(name)}(?![\w])", text)
+    )
+    assert not named, f"{module} names {named}: it belongs in the SQL (docs/api-catalog.md)"
+
+
+def catalog_with_an_entry_sqlite_lacks(tmp_path: Path) -> Path:
+    document = json.loads(queries_dir("catalog.json").read_text())
+    entry = copy.deepcopy(document["endpoints"][0])
+    entry["name"], entry["path"] = "entry_nobody_wrote", "/v1/nobody/{product_id}/wrote"
+    document["endpoints"].append(entry)
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_sqlite_refuses_to_start_naming_a_missing_query(sqlite_url: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "reviews-api"), "serve"],
+        env=server_environment(
+            sqlite_url, free_port(), API_CATALOG=str(catalog_with_an_entry_sqlite_lacks(tmp_path))
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "no query entry_nobody_wrote in queries/sqlite/" in result.stdout + result.stderr
+
+
+# A function the service's code has never seen, added the way README "Add an endpoint" says:
+# a migration (outside the shipped ones), `reviews-api catalog`, the served route.
+TEST_ONLY_MIGRATION = """
+CREATE TYPE review_api.test_star_band AS ENUM ('low', 'high');
+
+CREATE FUNCTION review_api.test_rating_reviews(
+    rating_band review_api.test_star_band,
+    on_or_after DATE DEFAULT NULL,
+    max_rows INTEGER DEFAULT 3,
+    wanted TEXT[] DEFAULT NULL
+)
+RETURNS TABLE (product_id TEXT, rating INTEGER, review_date DATE, verified BOOLEAN)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT r.product_id, r.rating::INTEGER, r.review_date, r.verified
+    FROM review_api.reviews AS r
+    WHERE
+        (r.rating >= 4) = (test_rating_reviews.rating_band = 'high')
+        AND r.review_date >= coalesce(test_rating_reviews.on_or_after, '-infinity'::DATE)
+        AND (test_rating_reviews.wanted IS NULL OR r.product_id = ANY (test_rating_reviews.wanted))
+    ORDER BY r.review_date, r.review_index
+    LIMIT test_rating_reviews.max_rows
+$$;
+
+COMMENT ON FUNCTION review_api.test_rating_reviews(
+    review_api.test_star_band, DATE, INTEGER, TEXT[]
+) IS $$
+The earliest reviews of a rating band.
+A test-only endpoint: nothing in the service's code knows it.
+@route GET /v1/test/bands/{rating_band}/reviews
+@returns list
+@param on_or_after since
+@param max_rows limit
+@param wanted product
+@argument max_rows {"minimum": 1, "maximum": 10} How many reviews at most.
+@argument wanted Only these products (repeat the parameter).
+@column review_date {"type": ["string", "null"]} The review's day.
+$$;
+
+GRANT EXECUTE ON FUNCTION review_api.test_rating_reviews(
+    review_api.test_star_band, DATE, INTEGER, TEXT[]
+) TO reviews_reader;
+"""
+
+
+def expected_band(
+    reviews: list[Review], band: str, since: str | None, limit: int, wanted: list[str] | None
+) -> list[dict[str, Any]]:
+    """The oracle of the test-only function, over the same rows."""
+    chosen = [
+        r
+        for r in reviews
+        if (r.overall >= 4) == (band == "high")
+        and (since is None or r.day.isoformat() >= since)
+        and (wanted is None or r.productID in wanted)
+    ]
+    chosen.sort(key=lambda r: (r.day, r.index))
+    return [
+        {
+            "product_id": r.productID,
+            "rating": r.overall,
+            "review_date": r.day.isoformat(),
+            "verified": None if r.verified is None else bool(r.verified),
+        }
+        for r in chosen[:limit]
+    ]
+
+
+def test_an_endpoint_added_with_sql_only(
+    make_database: Callable[[], ThrowawayDatabase],
+    sqlite_url: str,
+    reviews: list[Review],
+    tmp_path: Path,
+) -> None:
+    database = make_database()
+    run_cli(
+        "load",
+        "--source",
+        sqlite_url.removeprefix("sqlite:///"),
+        "--database-url",
+        database.owner_url,
+    )
+    with psycopg.connect(database.owner_url, autocommit=True) as connection:
+        connection.execute(TEST_ONLY_MIGRATION)
+    catalog = tmp_path / "catalog.json"
+    run_cli("catalog", "--database-url", database.owner_url, "--output", str(catalog))
+    server = start_server(database.reader_url, tmp_path / "server.log", API_CATALOG=str(catalog))
+    try:
+        with httpx.Client(base_url=server.base_url) as client:
+            for band, query, since, limit, wanted in [
+                ("high", "", None, 3, None),
+                ("low", "?since=2015-01-01&limit=10", "2015-01-01", 10, None),
+                ("high", "?product=ENDS&product=TIE&limit=10", None, 10, ["ENDS", "TIE"]),
+            ]:
+                response = client.get(f"/v1/test/bands/{band}/reviews{query}")
+                assert response.status_code == 200, response.text
+                assert response.json() == expected_band(reviews, band, since, limit, wanted)
+            for bad in [
+                "/v1/test/bands/middle/reviews",
+                "/v1/test/bands/high/reviews?limit=11",
+                "/v1/test/bands/high/reviews?since=2015-02-30",
+            ]:
+                response = client.get(bad)
+                assert response.status_code == 400, (bad, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+            document = client.get("/openapi.json").json()
+        operation = document["paths"]["/v1/test/bands/{rating_band}/reviews"]["get"]
+        assert [(p["name"], p["in"]) for p in operation["parameters"]] == [
+            ("rating_band", "path"),
+            ("since", "query"),
+            ("limit", "query"),
+            ("product", "query"),
+            ("format", "query"),
+            ("If-None-Match", "header"),
+        ]
+        assert operation["parameters"][0]["schema"] == {"type": "string", "enum": ["low", "high"]}
+        assert operation["parameters"][2]["schema"] == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10,
+        }
+        schema = document["components"]["schemas"]["TestRatingReviews"]
+        assert schema["type"] == "array"
+        assert list(schema["items"]["properties"]) == [
+            "product_id",
+            "rating",
+            "review_date",
+            "verified",
+        ]
+    finally:
+        stop_server(server)
