@@ -5,8 +5,9 @@
     reviews-api load --source FILE [--database-url URL | --target sqlite:///PATH]
                      [--on-bad-row fail|skip --rejects FILE] [--wait-timeout SECONDS]
     reviews-api index --database-url sqlite:///PATH
+    reviews-api catalog [--check] [--output PATH] [--database-url URL]
 
-`migrate` and `load` connect with an owner login: --database-url, defaulting to
+`migrate`, `load` and `catalog` connect with an owner login: --database-url, defaulting to
 MIGRATION_DATABASE_URL; the service's own DATABASE_URL is a read-only login.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import logging
 import os
 import shutil
@@ -119,6 +121,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     index_parser.add_argument("--database-url", required=True, help="sqlite:///PATH")
     index_parser.set_defaults(run=_index)
+
+    catalog_parser = commands.add_parser(
+        "catalog",
+        help="rewrite the API catalog (queries/catalog.json) from the functions of a migrated "
+        "database, or --check it",
+    )
+    catalog_parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming each difference between the file and the database",
+    )
+    catalog_parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="the catalog file (default: the installed package's queries/catalog.json)",
+    )
+    _add_owner_url(catalog_parser)
+    catalog_parser.set_defaults(run=_catalog)
     return parser
 
 
@@ -269,6 +290,49 @@ def _index(arguments: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     print("development indexes are in place")
     return 0
+
+
+def _catalog(arguments: argparse.Namespace) -> int:
+    """Introspect the database (docs/api-catalog.md) and write the catalog file, or with
+    --check compare it; the builder's warnings go to stderr either way."""
+    from service.catalog.build import catalog_json, differences
+    from service.catalog.introspect import catalog_of_database
+    from service.catalog.model import CatalogError
+    from service.store.sql_files import queries_dir
+
+    url = _owner_url(arguments)
+    path: Path = arguments.output or queries_dir("catalog.json")
+    try:
+        catalog, warnings = catalog_of_database(url)
+    except CatalogError as error:
+        raise CommandError(str(error)) from error
+    for warning in warnings:
+        print(f"reviews-api catalog: warning: {warning}", file=sys.stderr)
+    text = catalog_json(catalog)
+    if not arguments.check:
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # never a half-written catalog
+        print(f"wrote {path}: {len(catalog['endpoints'])} endpoint(s)")
+        return 0
+    try:
+        written = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error}") from error
+    try:
+        found = differences(json.loads(written), catalog)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        found = [f"the file is not a catalog ({error.__class__.__name__}: {error})"]
+    if not found and written != text:
+        found = ["the file is not laid out as `reviews-api catalog` writes it"]
+    if not found:
+        print("catalog up to date")
+        return 0
+    print(f"{path} differs from the functions of the database:")
+    for difference in found:
+        print(f"  {difference}")
+    print("rewrite it with `reviews-api catalog` and review the diff (docs/api-catalog.md)")
+    return 1
 
 
 if __name__ == "__main__":

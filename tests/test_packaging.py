@@ -89,6 +89,7 @@ def test_the_wheel_carries_the_sql(wheel: Path) -> None:
         f"service/sql_queries/{path.relative_to(ROOT / 'queries').as_posix()}"
         for path in (ROOT / "queries").rglob("*.sql")
     }
+    expected.add("service/sql_queries/catalog.json")  # the API catalog the service serves from
     assert expected <= names
     assert any(name.endswith("0001.reviews-table.sql") for name in expected)
 
@@ -108,7 +109,7 @@ def database(
     def migrate(owner_url: str) -> None:
         output = run(installed / "reviews-api", "migrate", cwd=elsewhere,
                      MIGRATION_DATABASE_URL=owner_url)  # fmt: skip
-        assert output.startswith("applied 8 migration(s)"), output
+        assert output.startswith("applied 9 migration(s)"), output
 
     created = create_database(postgres_admin_url, migrate)
     yield created
@@ -171,6 +172,15 @@ def test_migrate_load_and_serve_from_another_directory(
             assert review_count(process, base_url) == expected
         finally:
             stop(process)
+
+
+def test_the_installed_catalog_is_up_to_date(
+    installed: Path, elsewhere: Path, database: ThrowawayDatabase
+) -> None:
+    """The wheel's queries/catalog.json and queries/catalog/*.sql, read from elsewhere."""
+    output = run(installed / "reviews-api", "catalog", "--check", cwd=elsewhere,
+                 MIGRATION_DATABASE_URL=database.owner_url)  # fmt: skip
+    assert output == "catalog up to date\n"
 
 
 def test_an_installation_without_its_sql_fails_loudly(

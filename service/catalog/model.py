@@ -71,6 +71,7 @@ class Endpoint:
     description: str
     returns: str  # "object" or "list"
     items: str | None
+    items_description: str
     arguments: tuple[Argument, ...]
     columns: tuple[Column, ...]
     fields: tuple[Field, ...]
@@ -133,6 +134,7 @@ def _endpoint(entry: dict[str, Any]) -> Endpoint:
         description=entry["description"],
         returns=entry["returns"],
         items=entry["items"],
+        items_description=entry.get("items_description") or "",
         arguments=tuple(_argument(a) for a in entry["arguments"]),
         columns=tuple(Column(c["name"], c["sql_type"], c["type"]) for c in entry["columns"]),
         fields=tuple(_field(f) for f in entry["fields"]),

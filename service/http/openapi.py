@@ -146,7 +146,11 @@ def _answer_schema(endpoint: Endpoint) -> dict[str, Any]:
         return _object(endpoint.summary, endpoint.fields)
     echoes = [field for field in endpoint.fields if field.source.startswith("echo")]
     row_fields = [field for field in endpoint.fields if not field.source.startswith("echo")]
-    rows = {"type": "array", "items": _object("One row.", row_fields)}
+    rows = {
+        "type": "array",
+        "description": endpoint.items_description,
+        "items": _object("One row.", row_fields),
+    }
     if endpoint.items is None:
         return {**rows, "description": endpoint.summary}
     answer = _object(endpoint.summary, echoes)
