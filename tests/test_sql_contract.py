@@ -14,6 +14,10 @@ from postgres_server import ThrowawayDatabase
 from service.sql_files import queries_dir
 
 DIALECTS = {"sqlite": "sqlite3", "postgres": "psycopg"}
+# SQLite queries whose PostgreSQL side is the review_api function of the same name, which
+# the API calls through its catalog (docs/api-catalog.md) rather than queries/postgres;
+# tests/test_monthly_trends.py holds each to its function.
+FUNCTION_MIRRORS = {"product_monthly_reviews", "reviewer_monthly_reviews"}
 
 
 def query_set(dialect: str) -> dict[str, object]:
@@ -21,11 +25,19 @@ def query_set(dialect: str) -> dict[str, object]:
     return {name: getattr(queries, name) for name in queries.available_queries}
 
 
+def mirrors_a_function(name: str) -> bool:
+    # aiosql adds a <name>_cursor query for each query returning rows.
+    return name.removesuffix("_cursor") in FUNCTION_MIRRORS
+
+
 def test_both_dialects_declare_the_same_queries_and_parameters() -> None:
     sqlite_queries, postgres_queries = query_set("sqlite"), query_set("postgres")
-    assert sorted(sqlite_queries) == sorted(postgres_queries)
-    for name, query in sqlite_queries.items():
-        assert query.parameters == postgres_queries[name].parameters, name  # type: ignore[attr-defined]
+    assert set(sqlite_queries) >= FUNCTION_MIRRORS
+    assert sorted(n for n in sqlite_queries if not mirrors_a_function(n)) == sorted(
+        postgres_queries
+    )
+    for name, query in postgres_queries.items():
+        assert query.parameters == sqlite_queries[name].parameters, name  # type: ignore[attr-defined]
 
 
 def result_columns_sqlite(path: Path, name: str, query: object) -> list[str]:
@@ -53,6 +65,8 @@ def test_both_dialects_return_the_same_columns(
     sqlite_path = Path(sqlite_url.removeprefix("sqlite:///"))
     postgres_queries = query_set("postgres")
     for name, query in query_set("sqlite").items():
+        if mirrors_a_function(name):
+            continue
         expected = result_columns_sqlite(sqlite_path, name, query)
         assert (
             result_columns_postgres(api_database.reader_url, name, postgres_queries[name])
