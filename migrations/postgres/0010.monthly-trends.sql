@@ -18,8 +18,11 @@
 -- aggregates and the same half-open, coalesced date bounds: the reviews are one range of
 -- reviews_product_date_idx / reviews_reviewer_date_idx (0002), read by an index-only scan,
 -- also under the generic plan of a prepared statement. The loader rebuilds every index of
--- public.reviews (0006-0008), so no new index is needed. The grouping holds one entry per
--- month, a few hundred at most, whatever the number of reviews.
+-- public.reviews (0006-0008), so no new index is needed. The months come first (from the
+-- first and last review days, two index probes), then each month's reviews are aggregated
+-- from its own index range: the reviews are read once, in index order, never sorted or
+-- hashed, and the plan is the same whatever the planner guesses of a generic plan's
+-- parameters (grouping by month instead made the generic plan sort every review).
 --
 -- Month arithmetic is done on TIMESTAMP (without time zone): DATE would be promoted to
 -- TIMESTAMPTZ, and the answer would then go through the session's TimeZone.
@@ -45,12 +48,64 @@ LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    WITH reviewed_months AS (
+    WITH extent AS (
+        -- The first and the last review day in the range: one probe from each end of the
+        -- index range, whatever the number of reviews.
         SELECT
-            date_trunc('month', r.review_date::TIMESTAMP) AS month_start,
+            (
+                SELECT r.review_date
+                FROM review_api.reviews AS r
+                WHERE
+                    r.product_id = product_monthly_reviews.product_id
+                    AND r.review_date >= coalesce(product_monthly_reviews.from_date, '-infinity'::DATE)
+                    AND r.review_date < coalesce(product_monthly_reviews.to_date + 1, 'infinity'::DATE)
+                ORDER BY r.review_date ASC
+                LIMIT 1
+            ) AS first_day,
+            (
+                SELECT r.review_date
+                FROM review_api.reviews AS r
+                WHERE
+                    r.product_id = product_monthly_reviews.product_id
+                    AND r.review_date >= coalesce(product_monthly_reviews.from_date, '-infinity'::DATE)
+                    AND r.review_date < coalesce(product_monthly_reviews.to_date + 1, 'infinity'::DATE)
+                ORDER BY r.review_date DESC
+                LIMIT 1
+            ) AS last_day
+    ),
+
+    -- Every month from the first review's to the last one's; none when there is no review
+    -- in the range (the days are NULL, and so is the series).
+    calendar AS (
+        SELECT s.month_start
+        FROM extent AS e
+        CROSS JOIN
+            LATERAL generate_series(
+                date_trunc('month', e.first_day::TIMESTAMP),
+                e.last_day::TIMESTAMP,
+                INTERVAL '1 month'
+            ) AS s (month_start)
+    )
+
+    -- Each month is the aggregate of 0004 over the part of the range inside the month: one
+    -- index range per month, so no sort or hash of the reviews, and an empty month
+    -- aggregates to zeros and a NULL average by itself.
+    SELECT
+        to_char(c.month_start, 'YYYY-MM') AS month,
+        m.review_count,
+        m.average_rating,
+        m.rating_1,
+        m.rating_2,
+        m.rating_3,
+        m.rating_4,
+        m.rating_5,
+        m.verified_review_count,
+        m.helpful_votes
+    FROM calendar AS c
+    CROSS JOIN LATERAL (
+        SELECT
             count(*) AS review_count,
-            -- A month with reviews is never empty: the division needs no nullif.
-            sum(r.rating)::DOUBLE PRECISION / count(*) AS average_rating,
+            sum(r.rating)::DOUBLE PRECISION / nullif(count(*), 0) AS average_rating,
             count(*) FILTER (WHERE r.rating = 1) AS rating_1,
             count(*) FILTER (WHERE r.rating = 2) AS rating_2,
             count(*) FILTER (WHERE r.rating = 3) AS rating_3,
@@ -61,41 +116,14 @@ AS $$
         FROM review_api.reviews AS r
         WHERE
             r.product_id = product_monthly_reviews.product_id
-            AND r.review_date >= coalesce(product_monthly_reviews.from_date, '-infinity'::DATE)
-            AND r.review_date < coalesce(product_monthly_reviews.to_date + 1, 'infinity'::DATE)
-        GROUP BY date_trunc('month', r.review_date::TIMESTAMP)
-    ),
-
-    -- Every month from the first to the last reviewed one; none when no month was reviewed
-    -- (min and max are NULL, and so is the series).
-    calendar AS (
-        SELECT s.month_start
-        FROM
-            (
-                SELECT
-                    min(m.month_start) AS first_month,
-                    max(m.month_start) AS last_month
-                FROM reviewed_months AS m
-            ) AS extent
-        CROSS JOIN
-            LATERAL generate_series(
-                extent.first_month, extent.last_month, INTERVAL '1 month'
-            ) AS s (month_start)
-    )
-
-    SELECT
-        to_char(c.month_start, 'YYYY-MM') AS month,
-        coalesce(m.review_count, 0) AS review_count,
-        m.average_rating,
-        coalesce(m.rating_1, 0) AS rating_1,
-        coalesce(m.rating_2, 0) AS rating_2,
-        coalesce(m.rating_3, 0) AS rating_3,
-        coalesce(m.rating_4, 0) AS rating_4,
-        coalesce(m.rating_5, 0) AS rating_5,
-        coalesce(m.verified_review_count, 0) AS verified_review_count,
-        coalesce(m.helpful_votes, 0) AS helpful_votes
-    FROM calendar AS c
-    LEFT JOIN reviewed_months AS m ON c.month_start = m.month_start
+            AND r.review_date >= greatest(
+                c.month_start::DATE, coalesce(product_monthly_reviews.from_date, '-infinity'::DATE)
+            )
+            AND r.review_date < least(
+                (c.month_start + INTERVAL '1 month')::DATE,
+                coalesce(product_monthly_reviews.to_date + 1, 'infinity'::DATE)
+            )
+    ) AS m
     ORDER BY c.month_start
 $$;
 
@@ -160,12 +188,64 @@ LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    WITH reviewed_months AS (
+    WITH extent AS (
+        -- The first and the last review day in the range: one probe from each end of the
+        -- index range, whatever the number of reviews.
         SELECT
-            date_trunc('month', r.review_date::TIMESTAMP) AS month_start,
+            (
+                SELECT r.review_date
+                FROM review_api.reviews AS r
+                WHERE
+                    r.reviewer_id = reviewer_monthly_reviews.reviewer_id
+                    AND r.review_date >= coalesce(reviewer_monthly_reviews.from_date, '-infinity'::DATE)
+                    AND r.review_date < coalesce(reviewer_monthly_reviews.to_date + 1, 'infinity'::DATE)
+                ORDER BY r.review_date ASC
+                LIMIT 1
+            ) AS first_day,
+            (
+                SELECT r.review_date
+                FROM review_api.reviews AS r
+                WHERE
+                    r.reviewer_id = reviewer_monthly_reviews.reviewer_id
+                    AND r.review_date >= coalesce(reviewer_monthly_reviews.from_date, '-infinity'::DATE)
+                    AND r.review_date < coalesce(reviewer_monthly_reviews.to_date + 1, 'infinity'::DATE)
+                ORDER BY r.review_date DESC
+                LIMIT 1
+            ) AS last_day
+    ),
+
+    -- Every month from the first review's to the last one's; none when there is no review
+    -- in the range (the days are NULL, and so is the series).
+    calendar AS (
+        SELECT s.month_start
+        FROM extent AS e
+        CROSS JOIN
+            LATERAL generate_series(
+                date_trunc('month', e.first_day::TIMESTAMP),
+                e.last_day::TIMESTAMP,
+                INTERVAL '1 month'
+            ) AS s (month_start)
+    )
+
+    -- Each month is the aggregate of 0004 over the part of the range inside the month: one
+    -- index range per month, so no sort or hash of the reviews, and an empty month
+    -- aggregates to zeros and a NULL average by itself.
+    SELECT
+        to_char(c.month_start, 'YYYY-MM') AS month,
+        m.review_count,
+        m.average_rating,
+        m.rating_1,
+        m.rating_2,
+        m.rating_3,
+        m.rating_4,
+        m.rating_5,
+        m.verified_review_count,
+        m.helpful_votes
+    FROM calendar AS c
+    CROSS JOIN LATERAL (
+        SELECT
             count(*) AS review_count,
-            -- A month with reviews is never empty: the division needs no nullif.
-            sum(r.rating)::DOUBLE PRECISION / count(*) AS average_rating,
+            sum(r.rating)::DOUBLE PRECISION / nullif(count(*), 0) AS average_rating,
             count(*) FILTER (WHERE r.rating = 1) AS rating_1,
             count(*) FILTER (WHERE r.rating = 2) AS rating_2,
             count(*) FILTER (WHERE r.rating = 3) AS rating_3,
@@ -176,41 +256,14 @@ AS $$
         FROM review_api.reviews AS r
         WHERE
             r.reviewer_id = reviewer_monthly_reviews.reviewer_id
-            AND r.review_date >= coalesce(reviewer_monthly_reviews.from_date, '-infinity'::DATE)
-            AND r.review_date < coalesce(reviewer_monthly_reviews.to_date + 1, 'infinity'::DATE)
-        GROUP BY date_trunc('month', r.review_date::TIMESTAMP)
-    ),
-
-    -- Every month from the first to the last reviewed one; none when no month was reviewed
-    -- (min and max are NULL, and so is the series).
-    calendar AS (
-        SELECT s.month_start
-        FROM
-            (
-                SELECT
-                    min(m.month_start) AS first_month,
-                    max(m.month_start) AS last_month
-                FROM reviewed_months AS m
-            ) AS extent
-        CROSS JOIN
-            LATERAL generate_series(
-                extent.first_month, extent.last_month, INTERVAL '1 month'
-            ) AS s (month_start)
-    )
-
-    SELECT
-        to_char(c.month_start, 'YYYY-MM') AS month,
-        coalesce(m.review_count, 0) AS review_count,
-        m.average_rating,
-        coalesce(m.rating_1, 0) AS rating_1,
-        coalesce(m.rating_2, 0) AS rating_2,
-        coalesce(m.rating_3, 0) AS rating_3,
-        coalesce(m.rating_4, 0) AS rating_4,
-        coalesce(m.rating_5, 0) AS rating_5,
-        coalesce(m.verified_review_count, 0) AS verified_review_count,
-        coalesce(m.helpful_votes, 0) AS helpful_votes
-    FROM calendar AS c
-    LEFT JOIN reviewed_months AS m ON c.month_start = m.month_start
+            AND r.review_date >= greatest(
+                c.month_start::DATE, coalesce(reviewer_monthly_reviews.from_date, '-infinity'::DATE)
+            )
+            AND r.review_date < least(
+                (c.month_start + INTERVAL '1 month')::DATE,
+                coalesce(reviewer_monthly_reviews.to_date + 1, 'infinity'::DATE)
+            )
+    ) AS m
     ORDER BY c.month_start
 $$;
 
