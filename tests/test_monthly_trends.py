@@ -324,6 +324,30 @@ def test_only_readers_may_call_them(reader: psycopg.Connection[Row], function: s
         assert granted is allowed, role
 
 
+@pytest.mark.parametrize(
+    ("query", "column", "index"),
+    [
+        ("product_monthly_reviews", "productID", "ix_reviews_product_time"),
+        ("reviewer_monthly_reviews", "reviewerID", "ix_reviews_reviewer_time"),
+    ],
+)
+def test_sqlite_reads_the_reviews_by_one_covering_index_search(
+    sqlite_connection: sqlite3.Connection, query: str, column: str, index: str
+) -> None:
+    """With the development indexes (migrations/sqlite/indexes.sql), as the summaries."""
+    statement = getattr(SQLITE_QUERIES, query).sql
+    arguments = {column.removesuffix("ID").lower() + "_id": MONTHS, "from_date": None}
+    arguments["to_date"] = "2016-12-31"
+    plan = [
+        row[3] for row in sqlite_connection.execute(f"EXPLAIN QUERY PLAN {statement}", arguments)
+    ]
+    reads = [step for step in plan if step.startswith(("SEARCH r ", "SCAN r "))]
+    assert reads == [
+        f"SEARCH r USING COVERING INDEX {index} "
+        f"({column}=? AND unixReviewTime>? AND unixReviewTime<?)"
+    ], plan
+
+
 def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", []):
