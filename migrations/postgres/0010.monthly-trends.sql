@@ -152,7 +152,7 @@ SELECT * FROM review_api.product_monthly_reviews('B0128IL7TH', '2016-01-01', '20
 @range from_date to_date
 @notfound no reviews at all for product_id {product_id}
 @column product_id The product id asked for, as given.
-@column period The range asked for, {"from": ..., "to": ...}, null where not given (not the data's extent).
+@column period The range asked for: its from and to, each null where not given (not the data's extent).
 @column months One entry per calendar month from the month of the first review in the period to the month of the last, oldest first, months without reviews included with zeros; empty when the product has no review in the period.
 @column month {"pattern": "^[0-9]{4}-[0-9]{2}$"} The calendar month, YYYY-MM (UTC).
 @column review_count {"minimum": 0} Reviews in the month, within the period.
@@ -292,7 +292,7 @@ SELECT * FROM review_api.reviewer_monthly_reviews('A0NS716RA5ZORF', '2016-01-01'
 @range from_date to_date
 @notfound no reviews at all for reviewer_id {reviewer_id}
 @column reviewer_id The reviewer id asked for, as given.
-@column period The range asked for, {"from": ..., "to": ...}, null where not given (not the data's extent).
+@column period The range asked for: its from and to, each null where not given (not the data's extent).
 @column months One entry per calendar month from the month of the first review in the period to the month of the last, oldest first, months without reviews included with zeros; empty when the reviewer has no review in the period.
 @column month {"pattern": "^[0-9]{4}-[0-9]{2}$"} The calendar month, YYYY-MM (UTC).
 @column review_count {"minimum": 0} Reviews in the month, within the period.
