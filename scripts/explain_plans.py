@@ -8,7 +8,10 @@ reviewer, all time and one year: EXPLAIN (ANALYZE, BUFFERS) of the prepared call
 warming call, the fastest of five runs), with a custom plan and with the generic plan
 asyncpg's prepared statements switch to; above the plans, a table of the figures a DBA
 looks for: node types, Heap Fetches, buffers, execution time and, for the most-reviewed
-product, the execution time per aggregated row.
+product, the execution time per aggregated row. The monthly trends of the most-reviewed
+product and of a median reviewer likewise, and for them a second table: the median of 21
+runs, of EXPLAIN's execution time and of the round trip of the plain EXECUTE (one
+connection, every row fetched).
 
 Each database gives one `## N reviews` section: it replaces the section of the same size in
 the output file, or is added in order of size; the rest of the file (its introduction, the
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +47,23 @@ MEDIAN_ID = """
 """
 
 
+# Node types that would mean the function stopped being inlined or the index stopped serving.
+UNWANTED_NODES = frozenset({"Function Scan", "Seq Scan", "Sort", "Bitmap Heap Scan", "Index Scan"})
+# A monthly trend scans generate_series and sorts its few hundred months: only the reviews'
+# scan must stay index-only (and a Function Scan of the trend itself shows in NOT_INLINED).
+MONTHLY_UNWANTED_NODES = frozenset({"Seq Scan", "Bitmap Heap Scan", "Index Scan"})
+NOT_INLINED = re.compile(r"Function Scan on \w+_(summary|monthly_reviews) ")
+
+
 @dataclass(frozen=True)
 class Case:
     label: str
     function: str
     pick: str  # the query choosing the entity
     per_row: bool = False  # report the execution time per aggregated row
+    counted_by: str = ""  # the summary function giving the entity's review count, if not this
+    unwanted: frozenset[str] = UNWANTED_NODES
+    median: bool = False  # also report medians of MEDIAN_RUNS runs
 
 
 CASES = (
@@ -60,13 +76,30 @@ CASES = (
     Case("median product", "product_review_summary", MEDIAN_ID.format(column='"productID"')),
     Case("most active reviewer", "reviewer_review_summary", TOP_ID.format(column='"reviewerID"')),
     Case("median reviewer", "reviewer_review_summary", MEDIAN_ID.format(column='"reviewerID"')),
+    Case(
+        "most-reviewed product, monthly",
+        "product_monthly_reviews",
+        TOP_ID.format(column='"productID"'),
+        per_row=True,
+        counted_by="product_review_summary",
+        unwanted=MONTHLY_UNWANTED_NODES,
+        median=True,
+    ),
+    Case(
+        "median reviewer, monthly",
+        "reviewer_monthly_reviews",
+        MEDIAN_ID.format(column='"reviewerID"'),
+        counted_by="reviewer_review_summary",
+        unwanted=MONTHLY_UNWANTED_NODES,
+        median=True,
+    ),
 )
 PERIODS = {"all time": (None, None), "one year": ("2016-01-01", "2016-12-31")}
 PLAN_MODES = {"custom plan": "force_custom_plan", "generic plan": "force_generic_plan"}
 # EXPLAIN ANALYZE runs per plan, the fastest kept: one run on a shared machine can be 2x off.
 RUNS = 5
-# Node types that would mean the function stopped being inlined or the index stopped serving.
-UNWANTED_NODES = {"Function Scan", "Seq Scan", "Sort", "Bitmap Heap Scan", "Index Scan"}
+# Runs behind a median (monthly trends), of EXPLAIN ANALYZE and of the plain EXECUTE each.
+MEDIAN_RUNS = 21
 
 NODE_LINE = re.compile(r"^\s*(?:->\s+)?(?P<node>[A-Z][A-Za-z ]*?)(?: using .*| on .*)?  \(cost=")
 AGGREGATED_SCAN = re.compile(
@@ -83,7 +116,7 @@ class Figures:
     """What a DBA reads off one EXPLAIN (ANALYZE, BUFFERS) text."""
 
     nodes: Counter[str]
-    aggregated_rows: int | None  # rows the date index scan fed the Aggregate
+    aggregated_rows: int | None  # rows the date index scan fed the Aggregate(s); None: no such scan
     heap_fetches: int
     buffers: str  # the top node's, which include its children's and InitPlans'
     execution_ms: float
@@ -117,13 +150,23 @@ class Figures:
         return f"{self.execution_ms * 1000 / self.aggregated_rows:.2f} µs"
 
 
+@dataclass(frozen=True)
+class Medians:
+    """Medians of MEDIAN_RUNS runs of one prepared call, in milliseconds."""
+
+    execution_ms: float  # EXPLAIN ANALYZE's Execution Time (its timing overhead included)
+    round_trip_ms: float  # the plain EXECUTE as a client sees it, every row fetched
+
+
 def explain(
     connection: psycopg.Connection,
     function: str,
     entity_id: str,
     bounds: tuple[str | None, str | None],
     mode: str,
-) -> str:
+    median: bool = False,
+) -> tuple[str, Medians | None]:
+    """The fastest plan of RUNS runs, and with `median` the medians of MEDIAN_RUNS runs."""
     connection.execute(sql.SQL("SET plan_cache_mode = {}").format(sql.Literal(mode)))
     connection.execute("DEALLOCATE ALL")
     connection.execute(
@@ -132,12 +175,26 @@ def explain(
         ).format(sql.Identifier(function))
     )
     arguments = [sql.Literal(value) for value in (entity_id, *bounds)]
-    statement = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) EXECUTE summary({}, {}, {})").format(*arguments)
-    connection.execute(sql.SQL("EXECUTE summary({}, {}, {})").format(*arguments))  # warm cache
+    call = sql.SQL("EXECUTE summary({}, {}, {})").format(*arguments)
+    statement = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(call)
+    connection.execute(call).fetchall()  # warm cache
     plans = [
-        "\n".join(row[0] for row in connection.execute(statement).fetchall()) for _ in range(RUNS)
+        "\n".join(row[0] for row in connection.execute(statement).fetchall())
+        for _ in range(MEDIAN_RUNS if median else RUNS)
     ]
-    return min(plans, key=lambda plan: Figures.of(plan).execution_ms)
+    # The plan shown is the fastest of the first RUNS, as for every other case.
+    fastest = min(plans[:RUNS], key=lambda plan: Figures.of(plan).execution_ms)
+    if not median:
+        return fastest, None
+    round_trips = []
+    for _ in range(MEDIAN_RUNS):
+        started = time.perf_counter()
+        connection.execute(call).fetchall()
+        round_trips.append((time.perf_counter() - started) * 1000)
+    return fastest, Medians(
+        execution_ms=statistics.median(Figures.of(plan).execution_ms for plan in plans),
+        round_trip_ms=statistics.median(round_trips),
+    )
 
 
 def summary_table(rows: list[tuple[str, str, Figures, bool]]) -> list[str]:
@@ -152,6 +209,23 @@ def summary_table(rows: list[tuple[str, str, Figures, bool]]) -> list[str]:
             f"| {case} | {mode.removesuffix(' plan')} | {figures.node_list()} | {aggregated} "
             f"| {figures.heap_fetches} | {figures.buffers} | {figures.execution_ms:.3f} ms "
             f"| {figures.per_row() if per_row else ''} |"
+        )
+    return lines
+
+
+def median_table(rows: list[tuple[str, str, Medians]]) -> list[str]:
+    lines = [
+        f"Medians of {MEDIAN_RUNS} runs of the same prepared call, after the warming call: "
+        "EXPLAIN ANALYZE's execution time, and the round trip of the plain EXECUTE from this "
+        "script (one connection over loopback, every row fetched, planning included).",
+        "",
+        "| case | plan | execution, median | round trip, median |",
+        "|---|---|--:|--:|",
+    ]
+    for case, mode, medians in rows:
+        lines.append(
+            f"| {case} | {mode.removesuffix(' plan')} | {medians.execution_ms:.3f} ms "
+            f"| {medians.round_trip_ms:.3f} ms |"
         )
     return lines
 
@@ -171,20 +245,36 @@ def report(database_url: str) -> str:
         version = value(connection, sql.SQL("SHOW server_version"))
         plans: list[str] = []
         rows: list[tuple[str, str, Figures, bool]] = []
+        median_rows: list[tuple[str, str, Medians]] = []
         for case in CASES:
             entity_id = value(connection, sql.SQL(case.pick))
             count = value(
                 connection,
                 sql.SQL("SELECT review_count FROM review_api.{}({})").format(
-                    sql.Identifier(case.function), sql.Literal(entity_id)
+                    sql.Identifier(case.counted_by or case.function), sql.Literal(entity_id)
                 ),
             )
             for period, bounds in PERIODS.items():
+                # A monthly trend scans the index once per month, and EXPLAIN rounds the
+                # rows of a scan run many times: count the reviews the call aggregates.
+                in_period = value(
+                    connection,
+                    sql.SQL("SELECT coalesce(sum(review_count), 0) FROM review_api.{}({})").format(
+                        sql.Identifier(case.function),
+                        sql.SQL(", ").join(sql.Literal(v) for v in (entity_id, *bounds)),
+                    ),
+                )
                 for mode_label, mode in PLAN_MODES.items():
-                    plan = explain(connection, case.function, entity_id, bounds, mode)
+                    plan, medians = explain(
+                        connection, case.function, entity_id, bounds, mode, case.median
+                    )
                     figures = Figures.of(plan)
+                    if figures.aggregated_rows is not None:
+                        figures = replace(figures, aggregated_rows=int(in_period))
                     rows.append((f"{case.label}, {period}", mode_label, figures, case.per_row))
-                    warn(f"{total:,} rows, {case.label}, {period}, {mode_label}", figures)
+                    if medians is not None:
+                        median_rows.append((f"{case.label}, {period}", mode_label, medians))
+                    warn(f"{total:,} rows, {case.label}, {period}, {mode_label}", case, plan)
                     plans += [
                         f"### {case.label} `{entity_id}` ({count:,} reviews), {period}, "
                         f"{mode_label}",
@@ -194,13 +284,24 @@ def report(database_url: str) -> str:
                         "```",
                         "",
                     ]
+    median_lines = [*median_table(median_rows), ""] if median_rows else []
     return "\n".join(
-        [f"## {total:,} reviews (PostgreSQL {version})", "", *summary_table(rows), "", *plans]
+        [
+            f"## {total:,} reviews (PostgreSQL {version})",
+            "",
+            *summary_table(rows),
+            "",
+            *median_lines,
+            *plans,
+        ]
     )
 
 
-def warn(where: str, figures: Figures) -> None:
-    unwanted = UNWANTED_NODES & set(figures.nodes)
+def warn(where: str, case: Case, plan: str) -> None:
+    figures = Figures.of(plan)
+    unwanted = set(case.unwanted & set(figures.nodes))
+    if NOT_INLINED.search(plan):
+        unwanted.add("the function itself (not inlined)")
     if unwanted or figures.heap_fetches or figures.aggregated_rows is None:
         print(
             f"warning: {where}: {figures.node_list()}; Heap Fetches {figures.heap_fetches}",

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-__all__ = ["date", "product_summary", "reviewer_summary"]
+__all__ = [
+    "date",
+    "product_monthly",
+    "product_summary",
+    "reviewer_monthly",
+    "reviewer_summary",
+]
 from typing import Any
 
 from review_rows import Review
@@ -49,6 +55,50 @@ def reviewer_summary(
         "distinct_products": len({r.productID for r in chosen}),
         **_date_extent(chosen),
     }
+
+
+def product_monthly(
+    reviews: list[Review], product_id: str, date_from: date | None, date_to: date | None
+) -> dict[str, Any] | None:
+    """The body of GET /v1/products/{product_id}/reviews/monthly, or None for a 404."""
+    own = [r for r in reviews if r.productID == product_id]
+    if not own:
+        return None
+    return {
+        "product_id": product_id,
+        "period": _period(date_from, date_to),
+        "months": _months(_in_period(own, date_from, date_to)),
+    }
+
+
+def reviewer_monthly(
+    reviews: list[Review], reviewer_id: str, date_from: date | None, date_to: date | None
+) -> dict[str, Any] | None:
+    """The body of GET /v1/reviewers/{reviewer_id}/reviews/monthly, or None for a 404."""
+    own = [r for r in reviews if r.reviewerID == reviewer_id]
+    if not own:
+        return None
+    return {
+        "reviewer_id": reviewer_id,
+        "period": _period(date_from, date_to),
+        "months": _months(_in_period(own, date_from, date_to)),
+    }
+
+
+def _months(reviews: list[Review]) -> list[dict[str, Any]]:
+    """Every calendar month from the first review's to the last one's, oldest first, with
+    the aggregates of its reviews (zeros for a month without any); [] for no review."""
+    if not reviews:
+        return []
+    first = min(r.day for r in reviews)
+    last = max(r.day for r in reviews)
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        own = [r for r in reviews if (r.day.year, r.day.month) == (year, month)]
+        months.append({"month": f"{year:04d}-{month:02d}", **_aggregates(own)})
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def _in_period(reviews: list[Review], date_from: date | None, date_to: date | None) -> list[Review]:

@@ -20,6 +20,7 @@ MIGRATION_IDS = [
     "0007.parallel-staging-indexes",
     "0008.safe-publish",
     "0009.api-annotations",
+    "0010.monthly-trends",
 ]
 
 

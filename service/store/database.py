@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import sqlite3
 import time
@@ -244,7 +245,10 @@ class SQLiteStore(_QueryStore):
         return Answer(found=True, rows=rows)
 
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
-        return await getattr(self._queries, query_name)(self._connection, **arguments)
+        result = getattr(self._queries, query_name)(self._connection, **arguments)
+        if inspect.isasyncgen(result):  # aiosql streams a many-row select
+            return [row async for row in result]
+        return await result
 
 
 def _sqlite_value(value: Any) -> Any:
