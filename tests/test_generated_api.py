@@ -214,3 +214,27 @@ def test_an_endpoint_added_with_sql_only(
         ]
     finally:
         stop_server(server)
+
+
+def test_postgres_is_not_ready_while_a_function_differs_from_the_catalog(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Deployed against a database migrated otherwise: readiness names the difference, the
+    route concerned answers 503, the others still answer."""
+    document = json.loads(queries_dir("catalog.json").read_text())
+    changed = next(e for e in document["endpoints"] if e["path"].endswith("/monthly"))
+    changed["columns"][1]["sql_type"] = "integer"  # review_count is a bigint in the database
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(document))
+    server = start_server(postgres_url, tmp_path / "server.log", API_CATALOG=str(catalog))
+    try:
+        with httpx.Client(base_url=server.base_url) as client:
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503
+            detail = ready.json()["detail"]
+            assert changed["path"] in detail and "review_count" in detail, detail
+            assert client.get(changed["path"].replace("{product_id}", "ENDS")).status_code == 503
+            assert client.get("/v1/products/ENDS/reviews/summary").status_code == 200
+    finally:
+        stop_server(server)
+    assert "does not match the API catalog" in server.log()

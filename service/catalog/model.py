@@ -8,7 +8,7 @@ reference for every field. Nothing here names a data endpoint: the request path 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ class Endpoint:
     statement: str
     inlinable: bool
     example: Any = None
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as read
 
     @property
     def path_arguments(self) -> tuple[Argument, ...]:
@@ -145,6 +146,7 @@ def _endpoint(entry: dict[str, Any]) -> Endpoint:
         statement=entry["statement"],
         inlinable=entry["inlinable"],
         example=entry.get("example"),
+        document=entry,
     )
 
 

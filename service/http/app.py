@@ -44,6 +44,7 @@ from service.settings import Settings
 from service.store.connection_queue import Overloaded
 from service.store.database import (
     Answer,
+    CatalogMismatch,
     DatabaseUnavailable,
     ReviewStore,
     UnrepresentableRow,
@@ -326,12 +327,13 @@ def _unrepresentable(
 
 def _unavailable(error: DatabaseUnavailable) -> Problem:
     """503 with Retry-After: the client should come back, nothing is wrong with its request."""
-    logging.getLogger("reviews_api.database").warning("database unavailable: %s", error)
+    if isinstance(error, CatalogMismatch):  # logged by the store, once
+        detail = f"The database does not match the API catalog: {error}"
+    else:
+        logging.getLogger("reviews_api.database").warning("database unavailable: %s", error)
+        detail = "The database is not answering; try again shortly."
     return Problem(
-        503,
-        "The database is not answering; try again shortly.",
-        problem_type=DATABASE_UNAVAILABLE,
-        headers={"Retry-After": RETRY_AFTER_S},
+        503, detail, problem_type=DATABASE_UNAVAILABLE, headers={"Retry-After": RETRY_AFTER_S}
     )
 
 

@@ -28,6 +28,8 @@ import aiosqlite
 import asyncpg
 import orjson
 
+from service.catalog.build import signature_differences
+from service.catalog.introspect import catalog_queries
 from service.catalog.model import Catalog, Endpoint
 from service.settings import Settings
 from service.store.connection_queue import ConnectionQueue, Overloaded
@@ -48,6 +50,12 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseMissing(DatabaseUnavailable):
     """The configured SQLite file does not exist; never create an empty one silently."""
+
+
+class CatalogMismatch(DatabaseUnavailable):
+    """The database's functions differ from the API catalog the service serves: not ready
+    (and a 503 for the routes concerned) until an operator migrates or redeploys; the
+    message names each difference."""
 
 
 class UnrepresentableRow(Exception):
@@ -353,6 +361,8 @@ class PostgresStore(_QueryStore):
         super().__init__()
         self._settings = settings
         self._catalog = catalog
+        # Endpoints whose function differs from the catalog: what differs (_check_catalog).
+        self._mismatched: dict[str, str] = {}
         self._pool: asyncpg.Pool | None = None
         # One connection attempt at a time per worker, however many requests are waiting.
         self._pool_lock = asyncio.Lock()
@@ -406,6 +416,11 @@ class PostgresStore(_QueryStore):
             self._pool.terminate()
 
     async def call(self, endpoint: Endpoint, values: list[Any]) -> Answer:
+        if endpoint.name in self._mismatched:
+            raise CatalogMismatch(self._mismatched[endpoint.name])
+        return await self._call(endpoint, values)
+
+    async def _call(self, endpoint: Endpoint, values: list[Any]) -> Answer:
         """One round trip: the catalogued statement selects `?found` (the existence
         function's answer, or true) and `?row` (false on the one row of a known entity
         with no rows) before the function's columns (docs/api-catalog.md)."""
@@ -490,8 +505,11 @@ class PostgresStore(_QueryStore):
     async def ping(self) -> None:
         """Readiness: the pool can be made, and PostgreSQL answers a query on a connection of
         the probe's own (application_name reviews-api-ready), so that a busy pool and its
-        line never delay the answer. Probes arriving together share one query."""
+        line never delay the answer. Probes arriving together share one query. Not ready
+        while the database's functions differ from the API catalog."""
         await self._connected_pool()
+        if self._mismatched:
+            raise CatalogMismatch("; ".join(self._mismatched.values()))
         if self._probe is None:
             self._probe = asyncio.ensure_future(self._observed_probe())
             self._probe.add_done_callback(self._probe_done)
@@ -599,7 +617,26 @@ class PostgresStore(_QueryStore):
             self._last_failure = str(error)
             raise
         logger.info("PostgreSQL pool ready")
+        await self._check_catalog()
         return pool
+
+    async def _check_catalog(self) -> None:
+        """Once the database answers: each catalogued function must exist with the
+        catalogued arguments and columns (on a session of its own: the introspection
+        sets the session's search_path). Logged at ERROR: an operator must act."""
+        connection = await connect(self._settings, "reviews-api-catalog-check")
+        try:
+            queries = catalog_queries("asyncpg")
+            await queries.set_catalog_search_path(connection)
+            rows = [dict(row) async for row in queries.api_functions(connection)]
+        finally:
+            connection.terminate()
+        self._mismatched = {}
+        for endpoint in self._catalog.endpoints:
+            problems = signature_differences({"endpoints": [endpoint.document]}, rows)
+            if problems:
+                self._mismatched[endpoint.name] = "; ".join(problems)
+                logger.error("the database does not match the API catalog: %s", problems)
 
 
 @dataclass(frozen=True)
