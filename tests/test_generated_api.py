@@ -7,6 +7,7 @@ import copy
 import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,157 @@ def test_postgres_is_not_ready_while_a_function_differs_from_the_catalog(
     finally:
         stop_server(server)
     assert "does not match the API catalog" in server.log()
+
+
+# Keyset pages and a batch, declared in SQL only (docs/api-catalog.md: @limit, @cursor,
+# @hidden, @missing): the machinery must serve functions it has never seen.
+TEST_ONLY_PAGES_AND_BATCH = """
+CREATE FUNCTION review_api.test_votes_ranking(
+    min_votes INTEGER DEFAULT 0,
+    max_rows INTEGER DEFAULT 2,
+    after_votes BIGINT DEFAULT NULL,
+    after_index BIGINT DEFAULT NULL
+)
+RETURNS TABLE (review_index BIGINT, product_id TEXT, helpful_votes BIGINT)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT r.review_index, r.product_id, r.helpful_votes::BIGINT
+    FROM review_api.reviews AS r
+    WHERE
+        r.helpful_votes >= test_votes_ranking.min_votes
+        AND (
+            test_votes_ranking.after_votes IS NULL
+            OR (r.helpful_votes, r.review_index)
+            < (test_votes_ranking.after_votes, test_votes_ranking.after_index)
+        )
+    ORDER BY r.helpful_votes DESC, r.review_index DESC
+    LIMIT test_votes_ranking.max_rows
+$$;
+
+COMMENT ON FUNCTION review_api.test_votes_ranking(INTEGER, INTEGER, BIGINT, BIGINT) IS $$
+Reviews by helpful votes, most first, in keyset pages.
+@route GET /v1/test/votes
+@param max_rows limit
+@argument max_rows {"minimum": 1, "maximum": 50} Page size.
+@argument min_votes {"enum": [0, 1, 5]} Fewest votes.
+@limit max_rows
+@cursor after: after_votes=helpful_votes after_index=review_index
+$$;
+
+CREATE FUNCTION review_api.test_product_counts(product_ids TEXT[])
+RETURNS TABLE (product_id TEXT, review_count BIGINT)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT a.id, count(*)
+    FROM unnest(test_product_counts.product_ids) WITH ORDINALITY AS a (id, n)
+    JOIN review_api.reviews AS r ON r.product_id = a.id
+    GROUP BY a.id
+    ORDER BY min(a.n)
+$$;
+
+COMMENT ON FUNCTION review_api.test_product_counts(TEXT[]) IS $$
+Review counts of a batch of products.
+@route GET /v1/test/counts
+@param product_ids product_id
+@argument product_ids {"minItems": 1, "maxItems": 3, "items": {"maxLength": 64}} Products.
+@items items
+@missing not_found: product_ids product_id
+$$;
+
+GRANT EXECUTE ON FUNCTION review_api.test_votes_ranking(INTEGER, INTEGER, BIGINT, BIGINT),
+review_api.test_product_counts(TEXT[]) TO reviews_reader;
+"""
+
+
+def test_pages_and_batches_declared_in_sql(
+    make_database: Callable[[], ThrowawayDatabase],
+    sqlite_url: str,
+    reviews: list[Review],
+    tmp_path: Path,
+) -> None:
+    database = make_database()
+    source = sqlite_url.removeprefix("sqlite:///")
+    run_cli("load", "--source", source, "--database-url", database.owner_url)
+    with psycopg.connect(database.owner_url, autocommit=True) as connection:
+        connection.execute(TEST_ONLY_PAGES_AND_BATCH)
+    catalog = tmp_path / "catalog.json"
+    run_cli("catalog", "--database-url", database.owner_url, "--output", str(catalog))
+    server = start_server(database.reader_url, tmp_path / "server.log", API_CATALOG=str(catalog))
+    voted = sorted(
+        (r for r in reviews if votes(r) >= 1), key=lambda r: (votes(r), r.index), reverse=True
+    )
+    expected = [
+        {
+            "review_index": r.index,
+            "product_id": r.productID,
+            "helpful_votes": int(r.vote.replace(",", "")),
+        }
+        for r in voted
+    ]
+    try:
+        with httpx.Client(base_url=server.base_url) as client:
+            walked, url, pages, cursor_urls = [], "/v1/test/votes?min_votes=1&limit=3", 0, []
+            while url:
+                response = client.get(url)
+                assert response.status_code == 200, response.text
+                page = response.json()
+                walked += page["items"]
+                pages += 1
+                url = page["next"]
+                if url:
+                    assert response.headers["link"] == f'<{url}>; rel="next"'
+                    cursor_urls.append(url)
+            first_cursor_url = cursor_urls[0]
+            assert walked == expected and pages == -(-len(expected) // 3)
+            assert client.get("/v1/test/votes?min_votes=2").status_code == 400
+            assert client.get("/v1/test/votes?after=garbage").status_code == 400
+            other = first_cursor_url.replace("min_votes=1", "min_votes=5")
+            assert client.get(other).status_code == 400  # a cursor of another request
+            run_cli("load", "--source", source, "--database-url", database.owner_url)
+            stale = wait_for_status(client, first_cursor_url, 409)
+            assert stale.json()["type"] == "/problems/stale-cursor"
+
+            first, second = sorted({r.productID for r in reviews})[:2]
+            asked = f"product_id={second}&product_id=NO-SUCH&product_id={first}"
+            batch = client.get(f"/v1/test/counts?{asked}")
+            assert batch.status_code == 200, batch.text
+            count = {p: sum(1 for r in reviews if r.productID == p) for p in (first, second)}
+            assert batch.json() == {
+                "items": [
+                    {"product_id": second, "review_count": count[second]},
+                    {"product_id": first, "review_count": count[first]},
+                ],
+                "not_found": ["NO-SUCH"],
+            }
+            for bad in ["", "?product_id=A&product_id=B&product_id=C&product_id=D", "?product_id="]:
+                assert client.get(f"/v1/test/counts{bad}").status_code == 400, bad
+            document = client.get("/openapi.json").json()
+        ranking = document["paths"]["/v1/test/votes"]["get"]
+        assert [p["name"] for p in ranking["parameters"]] == [
+            "min_votes",
+            "limit",
+            "after",
+            "format",
+            "If-None-Match",
+        ]
+        assert "409" in ranking["responses"]
+        counts_schema = document["components"]["schemas"]["TestProductCounts"]
+        assert counts_schema["required"] == ["items", "not_found"]
+    finally:
+        stop_server(server)
+
+
+def votes(review: Review) -> int:
+    return int(review.vote.replace(",", "")) if review.vote else 0
+
+
+def wait_for_status(client: httpx.Client, url: str, status: int) -> httpx.Response:
+    """The service hears of a load within a moment (LISTEN/NOTIFY)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = client.get(url)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)

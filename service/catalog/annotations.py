@@ -180,6 +180,43 @@ def _items(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
     return replace(annotation, names=tuple(words))
 
 
+def _limit(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
+    _exactly(words, 1, "@limit <argument>")
+    return replace(annotation, names=tuple(words))
+
+
+def _cursor(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
+    """@cursor <public name>: <argument>=<column> ...; names: public, then pairs."""
+    usage = "@cursor <public name>: <argument>=<column> <argument>=<column>..."
+    public, colon, pairs = rest.partition(":")
+    if not colon or len(public.split()) != 1 or not pairs.split():
+        raise _SyntaxProblem(f"expected {usage}")
+    names = [public.strip()]
+    for pair in pairs.split():
+        argument, equals, column = pair.partition("=")
+        if not equals or not argument or not column:
+            raise _SyntaxProblem(f"expected {usage}")
+        names += [argument, column]
+    if not PUBLIC_NAME.fullmatch(names[0]):
+        raise _SyntaxProblem(
+            f"the public name {names[0]!r} may hold only letters, digits and - . _ ~"
+        )
+    return replace(annotation, names=tuple(names))
+
+
+def _hidden(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
+    if not words:
+        raise _SyntaxProblem("expected @hidden <column> <column>...")
+    return replace(annotation, names=tuple(words))
+
+
+def _missing(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
+    field_name, colon, pair = rest.partition(":")
+    if not colon or len(field_name.split()) != 1 or len(pair.split()) != 2:
+        raise _SyntaxProblem("expected @missing <field>: <array argument> <column>")
+    return replace(annotation, names=(field_name.strip(), *pair.split()))
+
+
 def _example(annotation: Annotation, rest: str, words: list[str]) -> Annotation:
     """@example <json>: an answer, for the OpenAPI document (validated against it)."""
     try:
@@ -224,4 +261,8 @@ _PARSERS = {
     "items": _items,
     "notfound": _notfound,
     "example": _example,
+    "limit": _limit,
+    "cursor": _cursor,
+    "hidden": _hidden,
+    "missing": _missing,
 }

@@ -233,9 +233,15 @@ class _Endpoint:
         self.check_arguments()
         self.check_columns()
         path_arguments = self.path_arguments(route, path)
-        arguments = self.arguments(path_arguments)
-        fields = self.fields(arguments)
+        hidden = self.hidden()
+        cursor = self.cursor(kind, path_arguments)
+        arguments = self.arguments(path_arguments, cursor)
+        fields = self.fields(arguments, hidden)
         items, items_description = self.items(kind, fields)
+        limit = self.limit(kind, cursor)
+        if cursor is not None and items is None:
+            items = "items"  # a page is {"items": [...], "next": ...}
+        missing = self.missing(kind, items, hidden)
         ranges = self.ranges()
         exists = self.existence_function(path_arguments)
         not_found = self.not_found(exists, path_arguments)
@@ -273,8 +279,77 @@ class _Endpoint:
             "not_found": not_found,
             "statement": statement_for(function.signature, exists.signature if exists else None),
             "inlinable": not reasons and not (exists and exists.not_inlinable()),
+            "limit": limit,
+            "cursor": cursor,
+            "hidden": sorted(hidden, key=[str(c.name) for c in function.columns].index),
+            "missing": missing,
             "example": self.example(),
         }
+
+    # --- pages and batches --------------------------------------------------------------
+
+    def column_named(self, name: str, annotation: Annotation) -> str:
+        names = [str(c.name) for c in self.function.columns]
+        if name not in names:
+            raise self.fail(f"{name} is not a result column ({', '.join(names)})", annotation)
+        return name
+
+    def hidden(self) -> set[str]:
+        hidden: set[str] = set()
+        for annotation in self.parsed.of("hidden"):
+            hidden |= {self.column_named(name, annotation) for name in annotation.names}
+        if len(hidden) == len(self.function.columns):
+            raise self.fail("@hidden hides every result column")
+        return hidden
+
+    def cursor(self, kind: str, path_arguments: list[str]) -> dict[str, Any] | None:
+        annotation = self.single("cursor")
+        if annotation is None:
+            return None
+        if kind != "list":
+            raise self.fail("@cursor goes with @returns list", annotation)
+        public, *pairs = annotation.names
+        arguments, columns = pairs[0::2], pairs[1::2]
+        for name in arguments:
+            argument = self.argument(name, annotation)
+            if name in path_arguments or argument.default is None or argument.array:
+                raise self.fail(
+                    f"@cursor sets {name}: it must be an optional (DEFAULT NULL), non-array "
+                    "argument outside the path",
+                    annotation,
+                )
+        for column in columns:
+            self.column_named(column, annotation)
+        if len(set(arguments)) != len(arguments):
+            raise self.fail("@cursor names an argument twice", annotation)
+        return {"public": public, "arguments": arguments, "columns": columns}
+
+    def limit(self, kind: str, cursor: dict[str, Any] | None) -> str | None:
+        annotation = self.single("limit")
+        if annotation is None:
+            if cursor is not None:
+                raise self.fail("@cursor needs @limit (the page size)")
+            return None
+        if cursor is None:
+            raise self.fail("@limit goes with @cursor (keyset pages)", annotation)
+        argument = self.argument(annotation.names[0], annotation)
+        if argument.api_type != "integer" or argument.array or argument.default is None:
+            raise self.fail("@limit names an optional integer argument", annotation)
+        return str(argument.name)
+
+    def missing(self, kind: str, items: str | None, hidden: set[str]) -> dict[str, Any] | None:
+        annotation = self.single("missing")
+        if annotation is None:
+            return None
+        field_name, argument_name, column = annotation.names
+        argument = self.argument(argument_name, annotation)
+        if not argument.array:
+            raise self.fail(f"@missing reads an array argument; {argument_name} is not", annotation)
+        if self.column_named(column, annotation) in hidden or items is None:
+            raise self.fail("@missing needs @items and a visible key column", annotation)
+        if field_name == items:
+            raise self.fail(f"@missing {field_name}: the @items field has that name", annotation)
+        return {"field": field_name, "argument": argument_name, "column": column}
 
     def example(self) -> Any:
         """The `@example` answer (the OpenAPI document's), or None."""
@@ -359,7 +434,10 @@ class _Endpoint:
 
     # --- parameters ---------------------------------------------------------------------
 
-    def arguments(self, path_arguments: list[str]) -> list[dict[str, Any]]:
+    def arguments(
+        self, path_arguments: list[str], cursor: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        set_by_cursor = set(cursor["arguments"]) if cursor else set()
         public = {str(a.name): str(a.name) for a in self.function.arguments}
         for annotation in self.parsed.of("param"):
             name, public_name = annotation.names
@@ -371,8 +449,10 @@ class _Endpoint:
             if public[name] != name:
                 raise self.fail(f"@param for {name} given twice", annotation)
             public[name] = public_name
-        seen: dict[str, str] = {}
+        seen: dict[str, str] = {cursor["public"]: "@cursor"} if cursor else {}
         for name, public_name in public.items():
+            if name in set_by_cursor:
+                continue
             if public_name in RESERVED_PARAMETERS:
                 raise self.fail(
                     f"argument {name}: the query parameter {public_name} is the service's own"
@@ -401,7 +481,7 @@ class _Endpoint:
                 {
                     "name": name,
                     "public": public[name],
-                    "in": "path" if in_path else "query",
+                    "in": "path" if in_path else "cursor" if name in set_by_cursor else "query",
                     "sql_type": argument.sql_type,
                     "type": argument.api_type,
                     "array": argument.array,
@@ -416,7 +496,7 @@ class _Endpoint:
 
     # --- the answer ---------------------------------------------------------------------
 
-    def fields(self, arguments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def fields(self, arguments: list[dict[str, Any]], hidden: set[str]) -> list[dict[str, Any]]:
         by_argument = {entry["name"]: entry for entry in arguments}
         fields: list[dict[str, Any]] = []
         for annotation in self.parsed.of("echo"):
@@ -449,7 +529,7 @@ class _Endpoint:
                     }
                 )
 
-        columns = self.function.columns
+        columns = [c for c in self.function.columns if str(c.name) not in hidden]
         group_of: dict[str, dict[str, Any]] = {}
         for annotation in self.parsed.of("group"):
             field_name, prefix = annotation.names

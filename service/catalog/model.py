@@ -59,6 +59,26 @@ class Field:
     schema: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Keyset pages: the opaque query parameter `public` sets `arguments` from the
+    `columns` of the previous page's last row."""
+
+    public: str
+    arguments: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A batch's field `field`: the values of the array `argument` that no row's `column`
+    holds."""
+
+    field: str
+    argument: str
+    column: str
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A routed SQL function and everything its route needs."""
@@ -81,6 +101,10 @@ class Endpoint:
     not_found: str
     statement: str
     inlinable: bool
+    limit: str | None = None
+    cursor: Cursor | None = None
+    hidden: tuple[str, ...] = ()
+    missing: Missing | None = None
     example: Any = None
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # as read
 
@@ -145,6 +169,16 @@ def _endpoint(entry: dict[str, Any]) -> Endpoint:
         not_found=entry["not_found"],
         statement=entry["statement"],
         inlinable=entry["inlinable"],
+        limit=entry.get("limit"),
+        cursor=Cursor(
+            entry["cursor"]["public"],
+            tuple(entry["cursor"]["arguments"]),
+            tuple(entry["cursor"]["columns"]),
+        )
+        if entry.get("cursor")
+        else None,
+        hidden=tuple(entry.get("hidden", ())),
+        missing=Missing(**entry["missing"]) if entry.get("missing") else None,
         example=entry.get("example"),
         document=entry,
     )

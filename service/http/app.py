@@ -31,6 +31,7 @@ from service.http.media_types import CSV, CsvWriter, choose_media_type
 from service.http.metrics import Metrics, worker_stopped
 from service.http.observability import AccessLog, RequestIds, configure_logging
 from service.http.openapi import openapi_document
+from service.http.pages import Pages, missing
 from service.http.problems import (
     DATABASE_UNAVAILABLE,
     NOT_FOUND,
@@ -191,27 +192,40 @@ def _authorize(request: Request) -> None:
         request.ctx.key_id = api_keys.key_id(request.headers.getall("authorization", []))
 
 
+class EndpointAnswers:
+    """What answering one catalog entry takes, built once at start-up."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.parser = ArgumentParser(endpoint)
+        self.shaper = BodyShaper(endpoint)
+        self.csv_writer = CsvWriter(endpoint)
+        self.pages = Pages(endpoint) if endpoint.cursor is not None else None
+
+
 def _endpoint_handler(endpoint: Endpoint, context: AppContext) -> Handler:
     """The GET handler of one catalog entry: authorise, validate, then answer from the
     response cache or the database. The same for every entry: what differs is data."""
-    parser = ArgumentParser(endpoint)
-    shaper = BodyShaper(endpoint)
-    csv_writer = CsvWriter(endpoint)
+    answers = EndpointAnswers(endpoint)
 
     async def handler(request: Request, **path: str) -> HTTPResponse:
         _authorize(request)
-        values, media_format = parser.parse(path, _query_string(request))
-        media_type = choose_media_type(media_format, request.headers.get("accept"))
+        parsed = answers.parser.parse(path, _query_string(request))
+        media_type = choose_media_type(parsed.media_format, request.headers.get("accept"))
+        if parsed.cursor is not None and answers.pages is not None:
+            answers.pages.apply(parsed.cursor, parsed.values, await _version(context))
         cache = context.response_cache
-        key = (endpoint.name, media_type, *map(_hashable, values))
+        key = (endpoint.name, media_type, *map(_hashable, parsed.values))
         answer = cache.get(key)
         if answer is None:
             generation = cache.generation  # before the query: a load during it voids it
-            answer = await _answer(context, endpoint, values, media_type, shaper, csv_writer)
+            answer = await _answer(context, answers, parsed.values, media_type)
             cache.put(key, answer, generation)
         if answer.payload is None:
             raise Problem(404, answer.not_found_detail, problem_type=NOT_FOUND)
         headers = {"ETag": answer.etag, **context.answer_headers}
+        if answer.link:
+            headers["Link"] = answer.link
         if matches(request.headers.get("if-none-match"), answer.etag):
             return not_modified(headers)
         return HTTPResponse(answer.payload, headers=headers, content_type=answer.content_type)
@@ -224,17 +238,24 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+async def _version(context: AppContext) -> str:
+    try:
+        return await context.data_version.current()
+    except DatabaseUnavailable as error:
+        raise _unavailable(error) from error
+
+
 async def _answer(
-    context: AppContext,
-    endpoint: Endpoint,
-    values: list[Any],
-    media_type: str,
-    shaper: BodyShaper,
-    csv_writer: CsvWriter,
+    context: AppContext, answers: EndpointAnswers, values: list[Any], media_type: str
 ) -> CachedAnswer:
     """The answer's bytes and ETag, or the detail of its 404, from the database."""
+    endpoint, pages = answers.endpoint, answers.pages
+    call_values = values
+    if pages is not None:  # one row more than asked: is there a next page?
+        call_values = list(values)
+        call_values[pages.limit_at] += 1
     try:
-        answer = await context.store.call(endpoint, values)
+        answer = await context.store.call(endpoint, call_values)
         version = await context.data_version.current()
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
@@ -244,12 +265,25 @@ async def _answer(
         raise _unrepresentable(context, endpoint, values, error) from error
     if _not_found(endpoint, answer):
         return CachedAnswer(None, "", "", not_found_detail=_not_found_detail(endpoint, values))
-    body = shaper.body(values, answer.rows)
+    rows, link = answer.rows, ""
+    extra: dict[str, Any] = {}
+    if pages is not None:
+        limit = values[pages.limit_at]
+        next_link = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            cursor = pages.cursor(version, values, rows[-1])
+            next_link = pages.next_link(values, cursor, "csv" if media_type == CSV else None)
+            link = f'<{next_link}>; rel="next"'
+        extra["next"] = next_link
+    if endpoint.missing is not None:
+        extra[endpoint.missing.field] = missing(endpoint, values, rows)
+    body = answers.shaper.body(values, rows, extra)
     if media_type == CSV:
-        payload, content_type = csv_writer.csv(body), f"{CSV}; charset=utf-8"
+        payload, content_type = answers.csv_writer.csv(body), f"{CSV}; charset=utf-8"
     else:
         payload, content_type = orjson.dumps(body), "application/json"
-    return CachedAnswer(payload, content_type, entity_tag(version, payload))
+    return CachedAnswer(payload, content_type, entity_tag(version, payload), link=link)
 
 
 def _not_found(endpoint: Endpoint, answer: Answer) -> bool:

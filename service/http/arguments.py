@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote
@@ -30,23 +31,40 @@ Number = TypeVar("Number", int, float)
 BOOLEANS = {"true": True, "false": False}
 
 
+@dataclass(slots=True)
+class ParsedRequest:
+    """The function's argument values (in argument order, each omitted optional one as
+    its default), the `format` parameter and the page cursor, when given."""
+
+    values: list[Any]
+    media_format: str | None
+    cursor: str | None
+
+
 class ArgumentParser:
-    """Parses one route's path and query into the function's argument values, in argument
-    order, each omitted optional argument as its declared default."""
+    """Parses one route's path and query into its function's argument values."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self._path = endpoint.path_arguments
         self._query = {argument.public: argument for argument in endpoint.query_arguments}
-        self._accepted = ", ".join(sorted([*self._query, FORMAT_PARAMETER]))
+        self._cursor = endpoint.cursor.public if endpoint.cursor else None
+        # The names a query string may hold besides the arguments'.
+        self._own = {FORMAT_PARAMETER, *([self._cursor] if self._cursor else [])}
+        self._accepted = ", ".join(sorted([*self._query, *self._own]))
         self._position = {argument.name: n for n, argument in enumerate(endpoint.arguments)}
         self._defaults = [argument.default for argument in endpoint.arguments]
         self._ranges = [
             (self._position[low], self._position[high]) for low, high in endpoint.ranges
         ]
+        # An array's elements are checked by the bounds of its schema's `items`.
+        self._elements = {
+            a.public: replace(a, array=False, schema=a.schema.get("items", {}))
+            for a in endpoint.query_arguments
+            if a.array
+        }
 
-    def parse(self, path: dict[str, str], query_string: str) -> tuple[list[Any], str | None]:
-        """The argument values, and the `format` parameter when given."""
+    def parse(self, path: dict[str, str], query_string: str) -> ParsedRequest:
         values = list(self._defaults)
         for argument in self._path:
             raw = _percent_decoded(argument.public, path[argument.name])
@@ -55,19 +73,41 @@ class ArgumentParser:
         for argument in self._query.values():
             raw_values = given.get(argument.public)
             if raw_values is None:
+                if argument.required:
+                    raise invalid_parameter(
+                        f"query parameter {argument.public!r} is required", argument.public
+                    )
                 continue
-            parsed = [parse_value(argument, raw) for raw in raw_values]
-            values[self._position[argument.name]] = parsed if argument.array else parsed[0]
+            if argument.array:
+                value: Any = self._array(argument, raw_values)
+            else:
+                value = parse_value(argument, raw_values[0])
+            values[self._position[argument.name]] = value
         self._check_ranges(values)
         media_format = given.get(FORMAT_PARAMETER)
-        return values, media_format[0] if media_format else None
+        cursor = given.get(self._cursor) if self._cursor else None
+        return ParsedRequest(
+            values, media_format[0] if media_format else None, cursor[0] if cursor else None
+        )
+
+    def _array(self, argument: Argument, raw_values: list[str]) -> list[Any]:
+        name, schema = argument.public, argument.schema
+        if len(raw_values) > schema.get("maxItems", len(raw_values)):
+            raise invalid_parameter(
+                f"{name} is given {len(raw_values)} times; the limit is {schema['maxItems']}",
+                name,
+            )
+        if len(raw_values) < schema.get("minItems", 0):
+            raise invalid_parameter(f"{name} needs at least {schema['minItems']} values", name)
+        element = self._elements[name]
+        return [parse_value(element, raw) for raw in raw_values]
 
     def _query_values(self, query_string: str) -> dict[str, list[str]]:
         """Each parameter's raw values: declared, non-empty, repeated only for an array."""
         given: dict[str, list[str]] = {}
         for name, raw in _query_pairs(query_string):
             argument = self._query.get(name)
-            if argument is None and name != FORMAT_PARAMETER:
+            if argument is None and name not in self._own:
                 raise invalid_parameter(
                     f"unknown query parameter {name!r}; this endpoint accepts: {self._accepted}",
                     name,
@@ -118,14 +158,14 @@ def _query_pairs(query_string: str) -> list[tuple[str, str]]:
 
 def parse_value(argument: Argument, raw: str) -> Any:
     """One value of `argument` from its text, by its type, enum and schema bounds."""
-    if argument.enum is not None:
-        if raw not in argument.enum:
-            expected = ", ".join(argument.enum)
-            raise invalid_parameter(
-                f"{argument.public}={raw!r}; expected one of: {expected}", argument.public
-            )
-        return raw
-    return PARSERS[argument.type](argument, raw)
+    allowed = argument.enum if argument.enum is not None else argument.schema.get("enum")
+    value = raw if argument.enum is not None else PARSERS[argument.type](argument, raw)
+    if allowed is not None and value not in allowed:
+        expected = ", ".join(map(str, allowed))
+        raise invalid_parameter(
+            f"{argument.public}={raw!r}; expected one of: {expected}", argument.public
+        )
+    return value
 
 
 def _text(argument: Argument, raw: str) -> str:

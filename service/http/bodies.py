@@ -33,8 +33,9 @@ class BodyShaper:
         self._echoes = [(field.name, shape) for field, shape in shapes if _is_echo(field)]
         self._row_fields = [(field.name, shape) for field, shape in shapes if not _is_echo(field)]
 
-    def body(self, values: list[Any], rows: list[Row]) -> Any:
-        """The answer: an object from the first row, or the rows as a list."""
+    def body(self, values: list[Any], rows: list[Row], extra: dict[str, Any] | None = None) -> Any:
+        """The answer: an object from the first row, or the rows as a list (under `@items`
+        with the echoes and `extra`: a page's `next`, a batch's missing values)."""
         if self.endpoint.returns == "object":
             return {name: shape(values, rows[0]) for name, shape in self._fields}
         items = [{name: shape(values, row) for name, shape in self._row_fields} for row in rows]
@@ -42,6 +43,8 @@ class BodyShaper:
             return items
         body = {name: shape(values, ()) for name, shape in self._echoes}
         body[self.endpoint.items] = items
+        if extra:
+            body.update(extra)
         return body
 
     def _shape(self, field: Field) -> Shape:

@@ -58,6 +58,17 @@ ERROR_EXAMPLES = {
             "detail": "no reviews at all for product_id 'B000000000'",
         },
     ),
+    "409": (
+        "The page cursor was made before a load: the data changed, start again from the "
+        "first page.",
+        {
+            "type": "/problems/stale-cursor",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "the data changed since this cursor was made (a new load); start again "
+            "from the first page",
+        },
+    ),
     "502": (
         "The stored reviews of this id hold a value the service cannot represent (a review "
         "date outside the years 1 to 9999); retrying will not help until the data is fixed.",
@@ -156,6 +167,21 @@ def _answer_schema(endpoint: Endpoint) -> dict[str, Any]:
     answer = _object(endpoint.summary, echoes)
     answer["properties"][endpoint.items] = rows
     answer["required"].append(endpoint.items)
+    if endpoint.cursor is not None:
+        answer["properties"]["next"] = {
+            "type": ["string", "null"],
+            "description": "The next page's relative URL (also in the Link header); null "
+            "on the last page.",
+        }
+        answer["required"].append("next")
+    if endpoint.missing is not None:
+        asked = next(a for a in endpoint.arguments if a.name == endpoint.missing.argument)
+        answer["properties"][endpoint.missing.field] = {
+            **asked.schema,
+            "description": f"The {asked.public} values asked for that have no answer, in "
+            "request order, once each.",
+        }
+        answer["required"].append(endpoint.missing.field)
     return answer
 
 
@@ -191,6 +217,18 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         "columns again); wins over the Accept header.",
         "schema": {"type": "string", "enum": list(FORMATS)},
     }
+    pages = []
+    if endpoint.cursor is not None:
+        pages.append(
+            {
+                "name": endpoint.cursor.public,
+                "in": "query",
+                "required": False,
+                "description": "Opaque: the cursor of the next page, taken from the previous "
+                "page's `next` link (400 when it does not fit the request, 409 after a load).",
+                "schema": {"type": "string"},
+            }
+        )
     conditional = {
         "name": "If-None-Match",
         "in": "header",
@@ -198,7 +236,7 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         "description": "An ETag from an earlier answer: 304 while it is still current.",
         "schema": {"type": "string"},
     }
-    return [*arguments, media_format, conditional]
+    return [*arguments, *pages, media_format, conditional]
 
 
 def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
@@ -223,7 +261,7 @@ def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
                 "description": "Not Modified: the If-None-Match tag is still current.",
                 "headers": CACHE_HEADERS,
             },
-            **_error_responses(auth=settings.auth_enabled),
+            **_error_responses(auth=settings.auth_enabled, paged=endpoint.cursor is not None),
         },
     }
     if endpoint.description:
@@ -233,8 +271,8 @@ def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     return operation
 
 
-def _error_responses(*, auth: bool) -> dict[str, Any]:
-    statuses = ["400", "401", "404", "502", "503"] if auth else ["400", "404", "502", "503"]
+def _error_responses(*, auth: bool, paged: bool = False) -> dict[str, Any]:
+    statuses = ["400", *(["401"] if auth else []), "404", *(["409"] if paged else []), "502", "503"]
     return {status: _problem_response(status) for status in statuses}
 
 

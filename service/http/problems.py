@@ -32,6 +32,7 @@ NOT_FOUND = "/problems/not-found"
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
 OVERLOADED = "/problems/overloaded"
 UNREPRESENTABLE_DATA = "/problems/unrepresentable-data"
+STALE_CURSOR = "/problems/stale-cursor"
 INTERNAL_ERROR = "/problems/internal-error"
 
 

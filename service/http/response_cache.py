@@ -27,11 +27,12 @@ class CachedAnswer:
     content_type: str
     etag: str
     not_found_detail: str = ""
+    link: str = ""  # a page's Link header (its next page)
 
     @property
     def size(self) -> int:
         body = len(self.payload) if self.payload else len(self.not_found_detail)
-        return body + len(self.etag) + ENTRY_OVERHEAD_BYTES
+        return body + len(self.etag) + len(self.link) + ENTRY_OVERHEAD_BYTES
 
 
 class ResponseCache:
