@@ -34,6 +34,7 @@ from service.http.openapi import openapi_document
 from service.http.pages import Pages, missing
 from service.http.problems import (
     DATABASE_UNAVAILABLE,
+    HEAD_LIMIT_BYTES,
     NOT_FOUND,
     OVERLOADED,
     UNREPRESENTABLE_DATA,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> App:
     )
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_TIMEOUT = settings.request_timeout_s
+    app.config.REQUEST_MAX_HEADER_SIZE = HEAD_LIMIT_BYTES
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.graceful_shutdown_s
     app.add_signal(read_head, READ_HEAD)  # RFC 9112 checks, before routing (see ReviewsApp)
 

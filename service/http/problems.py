@@ -80,12 +80,21 @@ def problem_response(
     )
 
 
+# The request line and headers together (Sanic's REQUEST_MAX_HEADER_SIZE, set in create_app).
+HEAD_LIMIT_BYTES = 8192
+
+
 def _client_error_detail(exception: SanicException) -> str:
     """Sanic turns any exception in its request-head parser into a bare "Bad Request"; the
     service's own head checks (service/http/framing.py) say what was wrong."""
     cause = exception.__context__
     if isinstance(exception, BadRequest) and isinstance(cause, MalformedRequest):
         return str(cause)
+    if exception.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        return (
+            f"{exception}: the request line and headers must fit in {HEAD_LIMIT_BYTES} bytes; "
+            "split a long request (a batch of many ids) into several"
+        )
     return str(exception) or _reason_phrase(exception.status_code)
 
 
