@@ -150,6 +150,7 @@ SELECT * FROM review_api.product_monthly_reviews('B0128IL7TH', '2016-01-01', '20
 @items months
 @group rating_distribution rating_
 @range from_date to_date
+@example {"product_id": "B0128IL7TH", "period": {"from": "2016-01-01", "to": "2016-02-29"}, "months": [{"month": "2016-01", "review_count": 83, "average_rating": 4.409638554216867, "rating_distribution": {"1": 6, "2": 1, "3": 2, "4": 18, "5": 56}, "verified_review_count": 74, "helpful_votes": 170}, {"month": "2016-02", "review_count": 100, "average_rating": 4.16, "rating_distribution": {"1": 8, "2": 8, "3": 6, "4": 16, "5": 62}, "verified_review_count": 92, "helpful_votes": 153}]}
 @notfound no reviews at all for product_id {product_id}
 @column product_id The product id asked for, as given.
 @column period The range asked for: its from and to, each null where not given (not the data's extent).
@@ -290,6 +291,7 @@ SELECT * FROM review_api.reviewer_monthly_reviews('A0NS716RA5ZORF', '2016-01-01'
 @items months
 @group rating_distribution rating_
 @range from_date to_date
+@example {"reviewer_id": "A0NS716RA5ZORF", "period": {"from": "2016-10-01", "to": "2016-12-31"}, "months": [{"month": "2016-10", "review_count": 1, "average_rating": 5.0, "rating_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}, "verified_review_count": 1, "helpful_votes": 2}, {"month": "2016-11", "review_count": 0, "average_rating": null, "rating_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}, "verified_review_count": 0, "helpful_votes": 0}, {"month": "2016-12", "review_count": 1, "average_rating": 5.0, "rating_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}, "verified_review_count": 1, "helpful_votes": 0}]}
 @notfound no reviews at all for reviewer_id {reviewer_id}
 @column reviewer_id The reviewer id asked for, as given.
 @column period The range asked for: its from and to, each null where not given (not the data's extent).
