@@ -64,6 +64,7 @@ def test_every_catalog_entry_is_documented(document: dict[str, Any], endpoint: E
         *(a.public for a in endpoint.path_arguments),
         *(a.public for a in endpoint.query_arguments),
     ]
+    declared += [endpoint.cursor.public] if endpoint.cursor else []
     declared.append("format")
     assert names == [*declared, "If-None-Match"]
     assert set(operation["responses"]) >= {"200", "304", "400", "404", "503"}
