@@ -402,3 +402,35 @@ def test_reviewer_pages_read_one_range_of_the_date_index(
     reads = [node for node in nodes if "Relation Name" in node]
     assert [node["Index Name"] for node in reads] == ["reviews_reviewer_date_idx"], reads
     assert all(f"${n}" in reads[0]["Index Cond"] for n in (1, 2, 3)), reads[0]
+
+
+def test_a_load_rebuilds_the_indexes_of_the_product_pages(
+    loaded_database: ThrowawayDatabase,
+) -> None:
+    """The migration built them on the empty table; `reviews-api load` (the fixture's)
+    published a new table with every index of the old one rebuilt: these too, with their
+    definitions and comments, and valid."""
+    with psycopg.connect(loaded_database.owner_url) as connection:
+        ((loads,),) = connection.execute("SELECT count(*) FROM public.data_loads").fetchall()
+        indexes = connection.execute(
+            "SELECT c.relname, pg_get_indexdef(c.oid), obj_description(c.oid, 'pg_class'),"
+            " x.indisvalid"
+            " FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indexrelid"
+            " WHERE x.indrelid = 'public.reviews'::regclass AND c.relname LIKE %s"
+            " ORDER BY 1",
+            ("reviews_product_%_idx",),
+        ).fetchall()
+    assert loads == 1
+    pages = {name: (definition, comment, valid) for name, definition, comment, valid in indexes}
+    assert pages["reviews_product_recent_idx"] == (
+        "CREATE INDEX reviews_product_recent_idx ON public.reviews"
+        ' USING btree ("productID", review_date, "unixReviewTime", index)',
+        "review_api.product_reviews, sort recent: a page is one backward range from the cursor.",
+        True,
+    )
+    assert pages["reviews_product_helpful_idx"] == (
+        "CREATE INDEX reviews_product_helpful_idx ON public.reviews"
+        ' USING btree ("productID", helpful_votes, index) INCLUDE (review_date)',
+        "review_api.product_reviews, sort helpful: a page is one backward range from the cursor.",
+        True,
+    )
