@@ -2,7 +2,7 @@
 -- Lists, as SQL functions BI tools call directly and the API serves (their COMMENTs carry
 -- the route, docs/api-catalog.md):
 --
---   SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH', 'B000068NW5']);
+--   SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH', 'B00XGDWZHK']);
 --   SELECT * FROM review_api.product_reviews('B0128IL7TH', sort => 'helpful');
 --   SELECT * FROM review_api.dataset_summary();
 --
@@ -123,8 +123,8 @@ an id without any review has no row. One call whatever the number of ids, two in
 per id.
 
 Examples, two products over all time and in 2016:
-SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH', 'B000068NW5']);
-SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH'], '2016-01-01', '2016-12-31');
+SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH', 'B00XGDWZHK']);
+SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH', 'B00XGDWZHK'], '2016-01-01', '2016-12-31');
 @route GET /v1/products/reviews/summary
 @returns list
 @param product_ids product_id
@@ -138,6 +138,7 @@ SELECT * FROM review_api.product_review_summaries(ARRAY['B0128IL7TH'], '2016-01-
 @missing not_found: product_ids product_id
 @group rating_distribution rating_
 @range from_date to_date
+@example {"period": {"from": "2016-01-01", "to": "2016-12-31"}, "items": [{"product_id": "B0128IL7TH", "review_count": 1005, "average_rating": 4.167164179104478, "rating_distribution": {"1": 85, "2": 45, "3": 97, "4": 168, "5": 610}, "verified_review_count": 910, "helpful_votes": 885, "distinct_reviewers": 1001, "first_review_date": "2016-01-01", "last_review_date": "2016-12-31"}, {"product_id": "B00XGDWZHK", "review_count": 4, "average_rating": 5.0, "rating_distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 4}, "verified_review_count": 3, "helpful_votes": 0, "distinct_reviewers": 4, "first_review_date": "2016-04-17", "last_review_date": "2016-06-22"}], "not_found": ["NO-SUCH-ID"]}
 @column period The date range asked for (`null` where not given), not the data's extent.
 @column items One summary per product asked for that has any review at all, in the order of the ids' first appearance in the request, each id once.
 @column not_found The ids asked for that have no review at all, in request order, each once.
@@ -228,7 +229,7 @@ time); an id given twice is answered once; an id without any review has no row. 
 whatever the number of ids, three index probes per id.
 
 Examples, two reviewers over all time and in 2016:
-SELECT * FROM review_api.reviewer_review_summaries(ARRAY['A0NS716RA5ZORF', 'A9LM69F6O3ZD4D']);
+SELECT * FROM review_api.reviewer_review_summaries(ARRAY['A0NS716RA5ZORF', 'AJF4KLILI7PPYZ']);
 SELECT * FROM review_api.reviewer_review_summaries(ARRAY['A0NS716RA5ZORF'], '2016-01-01', '2016-12-31');
 @route GET /v1/reviewers/reviews/summary
 @returns list
@@ -244,6 +245,7 @@ SELECT * FROM review_api.reviewer_review_summaries(ARRAY['A0NS716RA5ZORF'], '201
 @group rating_distribution rating_
 @order reviewer_id reviewer_name
 @range from_date to_date
+@example {"period": {"from": null, "to": null}, "items": [{"reviewer_id": "A0NS716RA5ZORF", "reviewer_name": "Bill N.", "review_count": 12, "average_rating": 4.416666666666667, "rating_distribution": {"1": 1, "2": 0, "3": 0, "4": 3, "5": 8}, "verified_review_count": 11, "helpful_votes": 4, "distinct_products": 12, "first_review_date": "2011-08-23", "last_review_date": "2017-07-29"}, {"reviewer_id": "AJF4KLILI7PPYZ", "reviewer_name": "R. Müller", "review_count": 6, "average_rating": 4.5, "rating_distribution": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 4}, "verified_review_count": 6, "helpful_votes": 7, "distinct_products": 6, "first_review_date": "2010-06-19", "last_review_date": "2017-09-10"}], "not_found": ["NO-SUCH-ID"]}
 @column period The date range asked for (`null` where not given), not the data's extent.
 @column items One summary per reviewer asked for that has any review at all, in the order of the ids' first appearance in the request, each id once.
 @column not_found The ids asked for that have no review at all, in request order, each once.
@@ -385,10 +387,11 @@ first (then review id, descending). The next page starts after the last row of t
 pass its sort_value as after_value and its review_index as after_index (both, or neither
 for the first page). No row for a product without a review in the range, or none at all.
 
-Examples, the first page newest first, then the page after a review of sort value
-1467331200 and id 1234, most helpful first in 2016:
+Examples, the first page newest first; the 20 most helpful reviews of 2016, then the 20
+after them (the last of the first 20 has sort_value 8 and review_index 124262):
 SELECT * FROM review_api.product_reviews('B0128IL7TH');
-SELECT * FROM review_api.product_reviews('B0128IL7TH', '2016-01-01', '2016-12-31', 'helpful', 20, 1467331200, 1234);
+SELECT * FROM review_api.product_reviews('B0128IL7TH', '2016-01-01', '2016-12-31', 'helpful');
+SELECT * FROM review_api.product_reviews('B0128IL7TH', '2016-01-01', '2016-12-31', 'helpful', 20, 8, 124262);
 @route GET /v1/products/{product_id}/reviews
 @returns list
 @param from_date from
@@ -604,6 +607,7 @@ SELECT * FROM review_api.dataset_summary();
 @route GET /v1/reviews/summary
 @returns object
 @group rating_distribution rating_
+@example {"review_count": 231392, "product_count": 10620, "reviewer_count": 27530, "first_review_date": "2003-10-28", "last_review_date": "2018-09-28", "rating_distribution": {"1": 12721, "2": 8128, "3": 16253, "4": 37234, "5": 157056}, "data_version": "1", "loaded_at": "2026-11-29T13:32:29Z"}
 @column review_count {"minimum": 0} Reviews in the data set.
 @column product_count {"minimum": 0} Distinct products reviewed.
 @column reviewer_count {"minimum": 0} Distinct reviewers.
