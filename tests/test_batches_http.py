@@ -209,3 +209,30 @@ def test_the_array_argument_is_not_a_parameter_of_its_own(client: httpx.Client, 
     response = client.get(f"/v1/{kind}/reviews/summary?{kind[:-1]}_ids=CLOCK")
     assert response.status_code == 400, response.text
     assert "unknown query parameter" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_request_head_over_the_limit_is_413_saying_to_split_it(
+    client: httpx.Client, kind: str
+) -> None:
+    """A hundred ids are within bounds, but a hundred of 64 CJK characters are 57 kB once
+    percent-encoded: more than a request head may hold (issue 14: a 413 problem+json telling
+    the client to split the batch). Real ids are 10 to 21 ASCII characters: 100 fit."""
+    response = client.get(batch_path(kind, [f"{n:02d}" + "漢" * 62 for n in range(100)]))
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 413
+    assert "split" in body["detail"], body
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_hundred_real_sized_ids_fit_in_a_request_head(
+    client: httpx.Client, reviews: list[Review], kind: str
+) -> None:
+    """100 ids of 21 characters (the longest real ones), percent-encoded, with a period."""
+    expected_body, _, _ = KINDS[kind]
+    ids = [f"B{n:020d}" for n in range(100)]
+    response = client.get(batch_path(kind, ids, date(2016, 1, 1), date(2016, 12, 31)))
+    assert response.status_code == 200, response.text
+    assert response.json() == expected_body(reviews, ids, date(2016, 1, 1), date(2016, 12, 31))
