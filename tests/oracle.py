@@ -9,15 +9,24 @@ from __future__ import annotations
 from datetime import date
 
 __all__ = [
+    "dataset_summary",
     "date",
     "product_monthly",
+    "product_reviews",
+    "product_summaries",
     "product_summary",
+    "review_sort_value",
     "reviewer_monthly",
+    "reviewer_reviews",
+    "reviewer_summaries",
     "reviewer_summary",
 ]
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from review_rows import Review
+
+Summary = Callable[[list[Review], str, date | None, date | None], dict[str, Any] | None]
 
 
 def product_summary(
@@ -85,6 +94,111 @@ def reviewer_monthly(
     }
 
 
+def product_summaries(
+    reviews: list[Review], product_ids: Iterable[str], date_from: date | None, date_to: date | None
+) -> dict[str, Any]:
+    """The body of GET /v1/products/reviews/summary?product_id=..., the ids in that order."""
+    return _batch(product_summary, reviews, product_ids, date_from, date_to)
+
+
+def reviewer_summaries(
+    reviews: list[Review], reviewer_ids: Iterable[str], date_from: date | None, date_to: date | None
+) -> dict[str, Any]:
+    """The body of GET /v1/reviewers/reviews/summary?reviewer_id=..., the ids in that order."""
+    return _batch(reviewer_summary, reviews, reviewer_ids, date_from, date_to)
+
+
+def _batch(
+    summary: Summary,
+    reviews: list[Review],
+    ids: Iterable[str],
+    date_from: date | None,
+    date_to: date | None,
+) -> dict[str, Any]:
+    """Each distinct id once, in the order of its first appearance: its summary without the
+    period (the batch has one for all) if it has any review, else it is not found."""
+    items, not_found = [], []
+    for entity_id in dict.fromkeys(ids):
+        body = summary(reviews, entity_id, date_from, date_to)
+        if body is None:
+            not_found.append(entity_id)
+        else:
+            items.append({name: value for name, value in body.items() if name != "period"})
+    return {"period": _period(date_from, date_to), "items": items, "not_found": not_found}
+
+
+def product_reviews(
+    reviews: list[Review], product_id: str, date_from: date | None, date_to: date | None, sort: str
+) -> list[dict[str, Any]] | None:
+    """Every item of GET /v1/products/{product_id}/reviews?sort=..., all pages in order, or
+    None for a 404."""
+    own = [r for r in reviews if r.productID == product_id]
+    if not own:
+        return None
+    return [
+        {"review_index": r.index, "reviewer_id": r.reviewerID, **_review(r)}
+        for r in _sorted_reviews(_in_period(own, date_from, date_to), sort)
+    ]
+
+
+def reviewer_reviews(
+    reviews: list[Review], reviewer_id: str, date_from: date | None, date_to: date | None, sort: str
+) -> list[dict[str, Any]] | None:
+    """Every item of GET /v1/reviewers/{reviewer_id}/reviews?sort=..., all pages in order, or
+    None for a 404."""
+    own = [r for r in reviews if r.reviewerID == reviewer_id]
+    if not own:
+        return None
+    return [
+        {"review_index": r.index, "product_id": r.productID, **_review(r)}
+        for r in _sorted_reviews(_in_period(own, date_from, date_to), sort)
+    ]
+
+
+def review_sort_value(review: Review, sort: str) -> int:
+    """The review's key in a list sorted by `sort` (ties go to the higher row number)."""
+    return review.unixReviewTime if sort == "recent" else _votes(review)
+
+
+def _sorted_reviews(reviews: list[Review], sort: str) -> list[Review]:
+    """recent: newest first (time, then row number, descending); helpful: most votes first
+    (then row number, descending)."""
+    if sort not in ("recent", "helpful"):
+        raise ValueError(sort)
+    return sorted(reviews, key=lambda r: (review_sort_value(r, sort), r.index), reverse=True)
+
+
+def _review(review: Review) -> dict[str, Any]:
+    return {
+        "reviewer_name": review.reviewerName,
+        "review_date": review.day.isoformat(),
+        "rating": int(review.overall),
+        "verified": None if review.verified is None else review.verified == 1,
+        "helpful_votes": _votes(review),
+        "summary": review.summary,
+        "review_text": review.reviewText,
+    }
+
+
+def dataset_summary(
+    reviews: list[Review], data_version: str, loaded_at: str | None
+) -> dict[str, Any]:
+    """The body of GET /v1/reviews/summary. The data version and load time are not in the
+    rows: the caller gives them (the load history, or the SQLite file's stand-in)."""
+    days = [r.day for r in reviews]
+    ratings = [r.overall for r in reviews]
+    return {
+        "review_count": len(reviews),
+        "product_count": len({r.productID for r in reviews}),
+        "reviewer_count": len({r.reviewerID for r in reviews}),
+        "first_review_date": min(days).isoformat() if days else None,
+        "last_review_date": max(days).isoformat() if days else None,
+        "rating_distribution": {str(s): sum(1 for x in ratings if x == s) for s in range(1, 6)},
+        "data_version": data_version,
+        "loaded_at": loaded_at,
+    }
+
+
 def _months(reviews: list[Review]) -> list[dict[str, Any]]:
     """Every calendar month from the first review's to the last one's, oldest first, with
     the aggregates of its reviews (zeros for a month without any); [] for no review."""
@@ -123,8 +237,12 @@ def _aggregates(reviews: list[Review]) -> dict[str, Any]:
         "average_rating": sum(ratings) / len(ratings) if ratings else None,
         "rating_distribution": {str(s): sum(1 for x in ratings if x == s) for s in range(1, 6)},
         "verified_review_count": sum(1 for r in reviews if r.verified == 1),
-        "helpful_votes": sum(int(r.vote.replace(",", "")) for r in reviews if r.vote),
+        "helpful_votes": sum(_votes(r) for r in reviews),
     }
+
+
+def _votes(review: Review) -> int:
+    return int(review.vote.replace(",", "")) if review.vote else 0
 
 
 def _date_extent(reviews: list[Review]) -> dict[str, str | None]:

@@ -38,7 +38,7 @@ BAD_REQUESTS = [
     ("/v1/products/NO-SUCH-PRODUCT/reviews/summary", 404, "no reviews at all"),
     ("/v1/reviewers/NO-SUCH-REVIEWER/reviews/summary?from=2015-01-01", 404, "no reviews"),
     ("/v1/products//reviews/summary", 404, "not found"),
-    ("/v1/products/ENDS/reviews", 404, "not found"),
+    ("/v1/products/ENDS/reviews/weekly", 404, "not found"),  # no such route
     ("/nowhere", 404, "not found"),
 ]
 
