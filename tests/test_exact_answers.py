@@ -21,7 +21,7 @@ from service.catalog import load_catalog
 
 ENDPOINTS = load_catalog().endpoints
 # The two summaries: one object with the id in the path and the period asked for.
-SUMMARIES = [endpoint for endpoint in ENDPOINTS if endpoint.path.endswith("/summary")]
+SUMMARIES = [e for e in ENDPOINTS if e.path_arguments and e.path.endswith("/summary")]
 MAX_ID_LENGTH = 64
 
 PRODUCT = "/v1/products/ENDS/reviews/summary"

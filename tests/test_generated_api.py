@@ -26,6 +26,12 @@ SERVICE = Path(__file__).resolve().parent.parent / "service"
 CATALOG = load_catalog()
 
 
+# Result columns whose names the request path also uses for a meaning of its own: an
+# OpenAPI operation's `summary`; the data version and load time of the service's own lookup
+# (queries/*/lookups.sql current_load), which the dataset summary reports too.
+OWN_WORDS = {"summary", "data_version", "loaded_at"}
+
+
 def names_only_the_catalog_may_say() -> set[str]:
     """Each endpoint's name, function, existence function, route, and result columns."""
     names: set[str] = set()
@@ -34,7 +40,7 @@ def names_only_the_catalog_may_say() -> set[str]:
         names |= {column.name for column in endpoint.columns}
         if endpoint.exists_name:
             names |= {endpoint.exists_name}
-    return names
+    return names - OWN_WORDS
 
 
 def request_path_modules() -> list[Path]:

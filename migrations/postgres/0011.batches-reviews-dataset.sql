@@ -403,6 +403,7 @@ SELECT * FROM review_api.product_reviews('B0128IL7TH', '2016-01-01', '2016-12-31
 @argument sort Order of the reviews: `recent`, newest first, or `helpful`, most helpful votes first; ties by review id, highest first.
 @argument max_rows {"minimum": 1, "maximum": 100} Reviews per page, 1 to 100.
 @items items
+@example {"items": [{"review_index": 123441, "reviewer_id": "ASWW91RMLSQ8TH", "reviewer_name": "N. Young", "review_date": "2016-01-27", "rating": 3, "verified": true, "helpful_votes": 112, "summary": "Average", "review_text": "Does the job, nothing special."}], "next": "/v1/products/B0128IL7TH/reviews?sort=helpful&limit=1&after=eyJ2IjoiMSIsInEiOiIwNzJhOTAyZjAzNTRkMzZmIiwiayI6WzExMiwxMjM0NDFdfQ"}
 @limit max_rows
 @cursor after: after_value=sort_value after_index=review_index
 @hidden sort_value
@@ -504,6 +505,7 @@ SELECT * FROM review_api.reviewer_reviews('A0NS716RA5ZORF', '2016-01-01', '2016-
 @argument sort Order of the reviews: `recent`, newest first, or `helpful`, most helpful votes first; ties by review id, highest first.
 @argument max_rows {"minimum": 1, "maximum": 100} Reviews per page, 1 to 100.
 @items items
+@example {"items": [{"review_index": 77426, "product_id": "B00LP9UTPY", "reviewer_name": "Bill N.", "review_date": "2017-07-29", "rating": 4, "verified": true, "helpful_votes": 0, "summary": "Four Stars", "review_text": "Bright, clear tone right out of the package. Used it at a gig last weekend. Will buy again."}], "next": "/v1/reviewers/A0NS716RA5ZORF/reviews?limit=1&after=eyJ2IjoiMSIsInEiOiI3MWQ2YjE0ZDk2OTFjMjRhIiwiayI6WzE1MDEyODY0MDAsNzc0MjZdfQ"}
 @limit max_rows
 @cursor after: after_value=sort_value after_index=review_index
 @hidden sort_value

@@ -349,7 +349,12 @@ class _Endpoint:
             raise self.fail("@missing needs @items and a visible key column", annotation)
         if field_name == items:
             raise self.fail(f"@missing {field_name}: the @items field has that name", annotation)
-        return {"field": field_name, "argument": argument_name, "column": column}
+        return {
+            "field": field_name,
+            "argument": argument_name,
+            "column": column,
+            "description": self.described(field_name),
+        }
 
     def example(self) -> Any:
         """The `@example` answer (the OpenAPI document's), or None."""
@@ -579,7 +584,6 @@ class _Endpoint:
         self, by_name: dict[str, dict[str, Any]], group_of: dict[str, dict[str, Any]]
     ) -> None:
         """@column: a field's description and schema, or a grouped column's schema."""
-        items = self.single("items")
         member_schemas: dict[str, dict[str, Any]] = {}
         described: set[str] = set()
         for annotation in self.parsed.of("column"):
@@ -598,9 +602,9 @@ class _Endpoint:
                     **annotation.schema,
                     **({"description": annotation.text} if annotation.text else {}),
                 }
-            elif items is not None and name == items.names[0]:
+            elif name in self.list_fields():
                 if annotation.schema:
-                    raise self.fail("the @items field takes a description, no JSON", annotation)
+                    raise self.fail(f"the {name} field takes a description, no JSON", annotation)
             else:
                 known = ", ".join([*by_name, *group_of])
                 raise self.fail(f"@column names {name}, not a field ({known})", annotation)
@@ -619,6 +623,15 @@ class _Endpoint:
                 "required": list(field["keys"]),
                 **extra,
             }
+
+    def list_fields(self) -> set[str]:
+        """The fields a list's answer has besides its echoes: @items, @missing's."""
+        names = {a.names[0] for a in (self.single("items"), self.single("missing")) if a}
+        return names
+
+    def described(self, name: str) -> str:
+        """The `@column` text of a field the builder makes itself (@items, @missing)."""
+        return next((a.text for a in self.parsed.of("column") if a.names[0] == name), "")
 
     def ordered(
         self, fields: list[dict[str, Any]], by_name: dict[str, dict[str, Any]]

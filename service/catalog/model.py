@@ -77,6 +77,7 @@ class Missing:
     field: str
     argument: str
     column: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,13 @@ class Endpoint:
         return tuple(a for a in self.arguments if a.location == "query")
 
     @property
+    def boolean_columns(self) -> frozenset[int]:
+        """The positions of the boolean result columns."""
+        return frozenset(n for n, c in enumerate(self.columns) if c.type == "boolean")
+
+    @property
     def sanic_path(self) -> str:
-        """The route in Sanic's syntax: `{product_id}` becomes `<product_id:str>`."""
+        """The route in Sanic's syntax: `{name}` becomes `<name:str>`."""
         path = self.path
         for argument in self.path_arguments:
             path = path.replace("{" + argument.name + "}", f"<{argument.name}:str>")

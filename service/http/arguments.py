@@ -23,8 +23,10 @@ LATEST_DATE = date(2999, 12, 31)
 ISO_DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 INTEGER_PATTERN = re.compile(r"-?[0-9]{1,18}")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-# More fields than any endpoint declares is already an error; the cap keeps parsing cheap.
+# More fields than an endpoint declares is already an error; the cap keeps parsing cheap:
+# this many, plus the values an array parameter may take (maxItems, else the default).
 MAX_QUERY_FIELDS = 20
+UNBOUNDED_ARRAY_FIELDS = 100
 # Not an argument of any function: the media type of the answer (service/http/media_types.py).
 FORMAT_PARAMETER = "format"
 Number = TypeVar("Number", int, float)
@@ -57,6 +59,11 @@ class ArgumentParser:
         self._ranges = [
             (self._position[low], self._position[high]) for low, high in endpoint.ranges
         ]
+        self._max_fields = MAX_QUERY_FIELDS + sum(
+            a.schema.get("maxItems", UNBOUNDED_ARRAY_FIELDS)
+            for a in endpoint.query_arguments
+            if a.array
+        )
         # An array's elements are checked by the bounds of its schema's `items`.
         self._elements = {
             a.public: replace(a, array=False, schema=a.schema.get("items", {}))
@@ -105,7 +112,7 @@ class ArgumentParser:
     def _query_values(self, query_string: str) -> dict[str, list[str]]:
         """Each parameter's raw values: declared, non-empty, repeated only for an array."""
         given: dict[str, list[str]] = {}
-        for name, raw in _query_pairs(query_string):
+        for name, raw in _query_pairs(query_string, self._max_fields):
             argument = self._query.get(name)
             if argument is None and name not in self._own:
                 raise invalid_parameter(
@@ -138,13 +145,13 @@ def _percent_decoded(name: str, raw: str) -> str:
         raise invalid_parameter(f"{name} is not valid UTF-8 once percent-decoded", name) from None
 
 
-def _query_pairs(query_string: str) -> list[tuple[str, str]]:
+def _query_pairs(query_string: str, max_fields: int) -> list[tuple[str, str]]:
     try:
         return parse_qsl(
             query_string,
             keep_blank_values=True,
             errors="strict",
-            max_num_fields=MAX_QUERY_FIELDS,
+            max_num_fields=max_fields,
         )
     except UnicodeDecodeError:
         raise invalid_parameter(
@@ -152,7 +159,7 @@ def _query_pairs(query_string: str) -> list[tuple[str, str]]:
         ) from None
     except ValueError:
         raise invalid_parameter(
-            f"too many query parameters (at most {MAX_QUERY_FIELDS})", "query"
+            f"too many query parameters (at most {max_fields})", "query"
         ) from None
 
 

@@ -245,7 +245,7 @@ def access_fields(request: Request, response: BaseHTTPResponse, request_id: str)
 
 
 def route_template(request: Request) -> str:
-    """The matched route's template as documented (`/v1/products/{product_id}/...`), never
+    """The matched route's template as documented (`/v1/things/{thing_id}/...`), never
     the path a client sent; `unmatched` for no route."""
     route = request.route
     if route is None:

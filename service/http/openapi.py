@@ -55,7 +55,7 @@ ERROR_EXAMPLES = {
             "type": "/problems/not-found",
             "title": "Not Found",
             "status": 404,
-            "detail": "no reviews at all for product_id 'B000000000'",
+            "detail": "no reviews at all for the id 'B000000000' (the route's @notfound text)",
         },
     ),
     "409": (
@@ -76,7 +76,7 @@ ERROR_EXAMPLES = {
             "type": "/problems/unrepresentable-data",
             "title": "Bad Gateway",
             "status": 502,
-            "detail": "the stored reviews of product_id 'B000000000' hold a value this service "
+            "detail": "the stored reviews of the id 'B000000000' hold a value this service "
             "cannot represent; retrying will not help until the data is corrected",
         },
     ),
@@ -178,8 +178,9 @@ def _answer_schema(endpoint: Endpoint) -> dict[str, Any]:
         asked = next(a for a in endpoint.arguments if a.name == endpoint.missing.argument)
         answer["properties"][endpoint.missing.field] = {
             **asked.schema,
-            "description": f"The {asked.public} values asked for that have no answer, in "
-            "request order, once each.",
+            "description": endpoint.missing.description
+            or f"The {asked.public} values asked for that have no answer, in request order, "
+            "once each.",
         }
         answer["required"].append(endpoint.missing.field)
     return answer

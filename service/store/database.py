@@ -248,7 +248,7 @@ class SQLiteStore(_QueryStore):
             if not (found and found["found"]):
                 return Answer(found=False, rows=[])
         result = await self._run(endpoint.name, **arguments)
-        rows = [tuple(row) for row in _rows(result)]
+        rows = [_typed(endpoint, row) for row in _rows(result)]
         _check_dates(endpoint, rows)
         return Answer(found=True, rows=rows)
 
@@ -266,6 +266,17 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, list):
         return orjson.dumps(value, default=_sqlite_value).decode()
     return value
+
+
+def _typed(endpoint: Endpoint, row: Any) -> tuple[Any, ...]:
+    """SQLite has no boolean: a boolean column's 0/1 becomes false/true, as PostgreSQL's."""
+    values = tuple(row)
+    if not endpoint.boolean_columns:
+        return values
+    return tuple(
+        bool(v) if n in endpoint.boolean_columns and v is not None else v
+        for n, v in enumerate(values)
+    )
 
 
 def _rows(result: Any) -> list[Any]:
