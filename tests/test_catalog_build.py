@@ -827,7 +827,9 @@ async def asyncpg_reads(
 def checked_in() -> dict[str, Any]:
     """The checked-in catalog's summaries (the entries these tests know), in path order."""
     catalog = dict(json.loads(CATALOG_FILE.read_text(encoding="utf-8")))
-    catalog["endpoints"] = [e for e in catalog["endpoints"] if e["path"].endswith("_id}/reviews/summary")]
+    catalog["endpoints"] = [
+        e for e in catalog["endpoints"] if e["path"].endswith("_id}/reviews/summary")
+    ]
     return catalog
 
 
