@@ -127,6 +127,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "pool). Empty: DATABASE_URL. Behind pgbouncer in transaction mode, the server itself.",
     ),
     SettingSpec(
+        "REPLICA_MAX_LAG_S",
+        "30",
+        "Readiness: /health/ready answers 503 while the read database (a standby) is more "
+        "than this many seconds behind its primary, so a load balancer routes around it.",
+    ),
+    SettingSpec(
         "API_CATALOG",
         "",
         "The API catalog the routes are generated from (a file `reviews-api catalog` "
@@ -166,6 +172,7 @@ class Settings:
     db_command_timeout_s: float = 5.0
     db_statement_cache_size: int = 100
     listen_database_url: str = ""
+    replica_max_lag_s: float = 30.0
     api_catalog: Path | None = None
 
     @classmethod
@@ -200,6 +207,7 @@ class Settings:
             db_command_timeout_s=read("DB_COMMAND_TIMEOUT_S", _seconds),
             db_statement_cache_size=read("DB_STATEMENT_CACHE_SIZE", _int_between(0, 10_000)),
             listen_database_url=read("LISTEN_DATABASE_URL", _parse_optional_postgres_url),
+            replica_max_lag_s=read("REPLICA_MAX_LAG_S", _seconds),
             api_catalog=read("API_CATALOG", _parse_optional_file),
         )
         if settings.db_pool_min > settings.db_pool_max:

@@ -21,4 +21,4 @@ def test_index_lists_the_catalog(client: httpx.Client) -> None:
 
 def test_liveness_and_readiness(client: httpx.Client) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
-    assert client.get("/health/ready").json() == {"status": "ready"}
+    assert client.get("/health/ready").json() == {"status": "ready", "replay_lag_s": 0}

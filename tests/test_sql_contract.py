@@ -67,8 +67,9 @@ def result_columns_postgres(url: str, sql: str, arguments: object) -> list[str]:
 def test_both_dialects_return_the_same_columns(
     sqlite_url: str, api_database: ThrowawayDatabase
 ) -> None:
-    """The catalogued statement answers `?found`, `?row`, then the function's columns; the
-    SQLite twin the same columns; the lookups the same columns in both dialects."""
+    """The catalogued statement answers `?found`, `?version`, `?row`, then the function's
+    columns; the SQLite twin the same columns; the lookups the same columns in both
+    dialects."""
     sqlite_path = Path(sqlite_url.removeprefix("sqlite:///"))
     sqlite_queries = query_set("sqlite")
     for endpoint in CATALOG.endpoints:
@@ -76,7 +77,7 @@ def test_both_dialects_return_the_same_columns(
         assert result_columns_sqlite(sqlite_path, sqlite_queries[endpoint.name]) == columns
         # psycopg speaks %s, not $n: the statement with every argument NULL.
         sql = re.sub(r"\$[0-9]+", "NULL", endpoint.statement)
-        found_and_row = ["?found", "?row"]
+        found_and_row = ["?found", "?version", "?row"]
         assert result_columns_postgres(api_database.reader_url, sql, None) == [
             *found_and_row,
             *columns,

@@ -268,18 +268,32 @@ exists_call AS (
         ) || ')' AS call
     FROM called AS c
     WHERE NOT c.routed
+),
+
+-- Every statement also answers "?version", the live load's id as current_load reads it
+-- (queries/postgres/lookups.sql), from the same snapshot as the rows: a standby replays a
+-- load's switch at its own pace, so only the statement itself can say which load an answer
+-- (and its ETag) was computed from. It always answers one row at least: a function with no
+-- rows gives one row whose "?row" is NULL.
+version AS (
+    SELECT
+        '(SELECT coalesce(max(l.load_id), 0)::text AS "?version"'
+        || ' FROM review_api.data_loads AS l) AS v' AS source
 )
 
 SELECT
     CASE
         WHEN e.call IS NULL
             THEN
-                'SELECT true AS "?found", true AS "?row", ' || r.select_list
-                || ' FROM ' || r.call || ' AS r'
+                'SELECT true AS "?found", v."?version", f.* FROM ' || v.source
+                || ' LEFT JOIN LATERAL (SELECT true AS "?row", ' || r.select_list
+                || ' FROM ' || r.call || ' AS r) AS f ON true'
         ELSE
-            'SELECT e.found AS "?found", f.* FROM ' || e.call
+            'SELECT e.found AS "?found", v."?version", f.* FROM ' || v.source
+            || ' CROSS JOIN ' || e.call
             || ' AS e LEFT JOIN LATERAL (SELECT true AS "?row", ' || r.select_list
             || ' FROM ' || r.call || ' AS r) AS f ON e.found'
     END AS statement
 FROM routed_call AS r
+CROSS JOIN version AS v
 LEFT JOIN exists_call AS e ON TRUE;

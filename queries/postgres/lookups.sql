@@ -15,3 +15,18 @@ SELECT
     coalesce(max(l.load_id), 0)::TEXT AS data_version,
     extract(EPOCH FROM max(l.finished_at))::DOUBLE PRECISION AS loaded_at
 FROM review_api.data_loads AS l;
+
+-- name: replay_lag_s()$
+-- Readiness: how many seconds the data read here is behind the primary's. 0 on a primary,
+-- and on a standby that has replayed all the WAL it received: the time since the last
+-- replayed commit grows while the primary is idle, and only measures a lag while received
+-- WAL waits to be replayed (replay paused, or held by a query: max_standby_streaming_delay).
+SELECT
+    CASE
+        WHEN NOT pg_is_in_recovery() THEN 0
+        WHEN pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0
+        ELSE
+            greatest(
+                coalesce(extract(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0), 0
+            )
+    END::DOUBLE PRECISION AS replay_lag_s;

@@ -32,3 +32,7 @@ SELECT
     'sqlite-' || count(*) || '-' || coalesce(max(r."index"), -1) AS data_version,
     NULL AS loaded_at
 FROM "reviews" AS r;
+
+-- name: replay_lag_s()$
+-- Readiness: a SQLite file has no primary to lag behind.
+SELECT 0.0 AS replay_lag_s;

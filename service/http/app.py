@@ -24,7 +24,7 @@ from service.http.auth import ApiKeys
 from service.http.bodies import BodyShaper, json_response
 from service.http.caching import cache_policy, entity_tag, matches, not_modified
 from service.http.cors import preflight_handler
-from service.http.data_version import DataVersion
+from service.http.data_version import DataVersion, newer
 from service.http.framing import READ_HEAD, checked_head, read_head
 from service.http.lifecycle import Handler, finish_response, instrumented
 from service.http.media_types import CSV, CsvWriter, choose_media_type
@@ -37,9 +37,12 @@ from service.http.problems import (
     HEAD_LIMIT_BYTES,
     NOT_FOUND,
     OVERLOADED,
+    REPLICA_BEHIND,
     UNREPRESENTABLE_DATA,
     Problem,
     ProblemErrorHandler,
+    replica_behind,
+    stale_cursor,
 )
 from service.http.response_cache import CachedAnswer, ResponseCache
 from service.settings import Settings
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None) -> App:
     async def open_database(app: App) -> None:
         context.store = await open_store(settings, catalog)
         context.store.observe_queries(context.metrics.observe_query)
+        context.store.observe_retries(context.metrics.count_retry)
         context.data_version = DataVersion(context.store, context.response_cache, context.metrics)
         loop = asyncio.get_running_loop()
         context.background = [
@@ -214,26 +218,45 @@ def _endpoint_handler(endpoint: Endpoint, context: AppContext) -> Handler:
         _authorize(request)
         parsed = answers.parser.parse(path, _query_string(request))
         media_type = choose_media_type(parsed.media_format, request.headers.get("accept"))
+        served = await _version(context)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and _names_newer(if_none_match, served):
+            raise replica_behind("this ETag was made")
         if parsed.cursor is not None and answers.pages is not None:
-            answers.pages.apply(parsed.cursor, parsed.values, await _version(context))
+            answers.pages.apply(parsed.cursor, parsed.values, served)
         cache = context.response_cache
         key = (endpoint.name, media_type, *map(_hashable, parsed.values))
         answer = cache.get(key)
         if answer is None:
             generation = cache.generation  # before the query: a load during it voids it
             answer = await _answer(context, answers, parsed.values, media_type)
-            cache.put(key, answer, generation)
+            if answer.version == served:
+                cache.put(key, answer, generation)
+            else:  # read from another load than the cache holds: never cached under it
+                context.data_version.seen(answer.version)
+                if parsed.cursor is not None:  # the page would mix two loads' rows
+                    raise stale_cursor()
         if answer.payload is None:
             raise Problem(404, answer.not_found_detail, problem_type=NOT_FOUND)
         headers = {"ETag": answer.etag, **context.answer_headers}
         if answer.link:
             headers["Link"] = answer.link
-        if matches(request.headers.get("if-none-match"), answer.etag):
+        if matches(if_none_match, answer.etag):
             return not_modified(headers)
         return HTTPResponse(answer.payload, headers=headers, content_type=answer.content_type)
 
     handler.__name__ = endpoint.name
     return handler
+
+
+def _names_newer(if_none_match: str, served: str) -> bool:
+    """True when a tag of If-None-Match (`"<data version>-<digest>"`, entity_tag) names a
+    newer data version than `served`: the client saw a load this worker does not serve yet."""
+    for tag in if_none_match.split(","):
+        version = tag.strip().removeprefix("W/").strip('"').partition("-")[0]
+        if newer(version, served):
+            return True
+    return False
 
 
 def _hashable(value: Any) -> Any:
@@ -258,7 +281,9 @@ async def _answer(
         call_values[pages.limit_at] += 1
     try:
         answer = await context.store.call(endpoint, call_values)
-        version = await context.data_version.current()
+        # The version the rows were read from, which the statement reads in their snapshot
+        # (PostgreSQL); SQLite's is read apart.
+        version = answer.version or await context.data_version.current()
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
     except Overloaded as error:
@@ -266,7 +291,8 @@ async def _answer(
     except UnrepresentableRow as error:
         raise _unrepresentable(context, endpoint, values, error) from error
     if _not_found(endpoint, answer):
-        return CachedAnswer(None, "", "", not_found_detail=_not_found_detail(endpoint, values))
+        detail = _not_found_detail(endpoint, values)
+        return CachedAnswer(None, "", "", not_found_detail=detail, version=version)
     rows, link = answer.rows, ""
     extra: dict[str, Any] = {}
     if pages is not None:
@@ -285,7 +311,8 @@ async def _answer(
         payload, content_type = answers.csv_writer.csv(body), f"{CSV}; charset=utf-8"
     else:
         payload, content_type = orjson.dumps(body), "application/json"
-    return CachedAnswer(payload, content_type, entity_tag(version, payload), link=link)
+    etag = entity_tag(version, payload)
+    return CachedAnswer(payload, content_type, etag, link=link, version=version)
 
 
 def _not_found(endpoint: Endpoint, answer: Answer) -> bool:
@@ -388,7 +415,8 @@ async def index(request: Request) -> HTTPResponse:
 
 SERVICE_ROUTES = {
     "/health/live": "The process is up.",
-    "/health/ready": "The database answers a query (503 when it does not).",
+    "/health/ready": "The database answers a query and, a standby, is at most "
+    "REPLICA_MAX_LAG_S behind its primary (503 when not).",
     "/openapi.json": "The OpenAPI 3.1 document of this API.",
     "/docs": "Interactive documentation (Swagger UI, served locally).",
     "/metrics": "Prometheus metrics, summed over all workers.",
@@ -400,11 +428,23 @@ async def live(request: Request) -> HTTPResponse:
 
 
 async def ready(request: Request) -> HTTPResponse:
+    """Ready when the read database answers and, a standby, is at most REPLICA_MAX_LAG_S
+    behind its primary: a load balancer then routes around a standby that fell behind."""
     try:
-        await request.app.ctx.store.ping()
+        lag_s = round(await request.app.ctx.store.ping(), 3)
     except DatabaseUnavailable as error:
         raise _unavailable(error) from error
-    return json_response({"status": "ready"})
+    max_lag_s = request.app.ctx.settings.replica_max_lag_s
+    if lag_s > max_lag_s:
+        raise Problem(
+            503,
+            f"the database replica is {lag_s:g} s behind its primary "
+            f"(REPLICA_MAX_LAG_S is {max_lag_s:g})",
+            problem_type=REPLICA_BEHIND,
+            headers={"Retry-After": RETRY_AFTER_S},
+            extra={"replay_lag_s": lag_s},
+        )
+    return json_response({"status": "ready", "replay_lag_s": lag_s})
 
 
 async def openapi_json(request: Request) -> HTTPResponse:

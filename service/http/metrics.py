@@ -96,6 +96,13 @@ class Metrics:
             registry=registry,
         )
         self._counted_refusals = {"full": 0, "slow": 0}
+        self.query_retries = Counter(
+            "reviews_api_db_query_retries_total",
+            "Queries run a second time, never shown to the client, by reason "
+            "(recovery_conflict: a standby cancelled the first to replay a change).",
+            ["reason"],
+            registry=registry,
+        )
         self.data_load_id = Gauge(
             "reviews_api_data_load_id",
             "Load id (data version) of the data being served; 0 on SQLite.",
@@ -137,6 +144,10 @@ class Metrics:
         if child is None:
             child = self._query_children[query_name] = self.query_seconds.labels(query_name)
         child.observe(seconds)
+
+    def count_retry(self, reason: str) -> None:
+        """Counted as it happens: retries are rare (a load's replay on a standby)."""
+        self.query_retries.labels(reason).inc()
 
     def observe_pool(self, stats: PoolStats) -> None:
         self.pool_size.set(stats.size)

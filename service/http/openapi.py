@@ -83,7 +83,9 @@ ERROR_EXAMPLES = {
     "503": (
         "The database did not answer (type /problems/database-unavailable), or the service "
         "is busy: too many requests wait for a database connection (type "
-        "/problems/overloaded); retry after the Retry-After delay.",
+        "/problems/overloaded), or If-None-Match or the cursor names a newer data version "
+        "than this instance serves yet (type /problems/replica-behind); retry after the "
+        "Retry-After delay.",
         {
             "type": "/problems/database-unavailable",
             "title": "Service Unavailable",

@@ -5,7 +5,9 @@ A cursor is unsigned base64url JSON: the data version it was made under (`v`), a
 the request's other arguments (`q`) and the last row's values of the cursor columns (`k`).
 Unsigned on purpose: it holds nothing a client could not ask for directly, and every value
 is type-checked and reaches SQL as a bound parameter. A cursor from before a load would
-skip or repeat rows of the new data: a 409, "start again from the first page".
+skip or repeat rows of the new data: a 409, "start again from the first page". A cursor
+from a newer load than this worker serves (another instance, whose standby replayed it
+first, made it) is a 503 with Retry-After: 1: the load is on its way here.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from service.catalog.model import Argument, Endpoint
-from service.http.problems import STALE_CURSOR, Problem, invalid_parameter
+from service.http.data_version import newer
+from service.http.problems import Problem, invalid_parameter, replica_behind, stale_cursor
 
 JSON_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
@@ -58,7 +61,7 @@ class Pages:
 
     def apply(self, text: str, values: list[Any], version: str) -> None:
         """Set the cursor's arguments in `values`; 400 for a cursor that does not decode or
-        fit this request, 409 for one made under another data version."""
+        fit this request, 409 for one made under an older data version, 503 under a newer."""
         document = self._decoded(text)
         if document.get("q") != self.digest(values):
             raise invalid_parameter(
@@ -66,13 +69,11 @@ class Pages:
                 "order, range...); keep the parameters of the page it came from",
                 self.public,
             )
-        if document.get("v") != version:
-            raise Problem(
-                409,
-                "the data changed since this cursor was made (a new load); start again "
-                "from the first page",
-                problem_type=STALE_CURSOR,
-            )
+        made_under = document.get("v")
+        if made_under != version:
+            if isinstance(made_under, str) and newer(made_under, version):
+                raise replica_behind("this cursor was made")
+            raise stale_cursor()
         key = document.get("k")
         if not isinstance(key, list) or len(key) != len(self._cursor_at):
             raise self._invalid()

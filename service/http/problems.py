@@ -33,6 +33,9 @@ DATABASE_UNAVAILABLE = "/problems/database-unavailable"
 OVERLOADED = "/problems/overloaded"
 UNREPRESENTABLE_DATA = "/problems/unrepresentable-data"
 STALE_CURSOR = "/problems/stale-cursor"
+REPLICA_BEHIND = "/problems/replica-behind"
+# A standby replays a load within a second or so: come back then.
+REPLICA_BEHIND_RETRY_AFTER_S = "1"
 INTERNAL_ERROR = "/problems/internal-error"
 
 
@@ -52,6 +55,28 @@ class Problem(SanicException):
         self.detail = detail
         self.problem_type = problem_type
         self.extra = extra or {}
+
+
+def stale_cursor() -> Problem:
+    """409: the cursor was made under an older data version than its page would be read from."""
+    return Problem(
+        409,
+        "the data changed since this cursor was made (a new load); start again from the first page",
+        problem_type=STALE_CURSOR,
+    )
+
+
+def replica_behind(what: str) -> Problem:
+    """503 Retry-After: 1: `what` (the client's ETag, a cursor) names a newer data version
+    than this instance serves: its read database (a standby) has not replayed that load yet,
+    and answering from the older data would take the client back in time."""
+    return Problem(
+        503,
+        f"{what} under a newer data version than this instance serves yet (its database "
+        "replica is catching up); retry shortly",
+        problem_type=REPLICA_BEHIND,
+        headers={"Retry-After": REPLICA_BEHIND_RETRY_AFTER_S},
+    )
 
 
 def invalid_parameter(detail: str, parameter: str) -> Problem:

@@ -28,6 +28,7 @@ class CachedAnswer:
     etag: str
     not_found_detail: str = ""
     link: str = ""  # a page's Link header (its next page)
+    version: str = ""  # the data version it was computed from (the ETag's first half)
 
     @property
     def size(self) -> int:

@@ -68,13 +68,15 @@ class ReviewStore(Protocol):
 
     async def call(self, endpoint: Endpoint, values: list[Any]) -> Answer: ...
 
-    async def ping(self) -> None: ...
+    async def ping(self) -> float: ...
 
     async def current_load(self) -> tuple[str, float | None]: ...
 
     def pool_stats(self) -> PoolStats: ...
 
     def observe_queries(self, observer: QueryObserver) -> None: ...
+
+    def observe_retries(self, observer: RetryObserver) -> None: ...
 
     async def watch_loads(self, changed: VersionChanged, lost: ListenerLost) -> None: ...
 
@@ -84,10 +86,13 @@ class ReviewStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a catalog entry's function answered: whether the entity of its path exists
-    (always true without an existence function), and its rows (columns in order)."""
+    (always true without an existence function), its rows (columns in order), and the
+    data version they were read from when the database says so in the same snapshot
+    (PostgreSQL; None on SQLite, whose version is read apart)."""
 
     found: bool
     rows: list[tuple[Any, ...]]
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class PoolStats:
 
 
 QueryObserver: TypeAlias = Callable[[str, float], None]
+# Called with the reason each time a query is run again (a recovery conflict).
+RetryObserver: TypeAlias = Callable[[str], None]
 # watch_loads' callbacks: a load id and when it went live; why notifications may be missed.
 VersionChanged: TypeAlias = Callable[[str, float | None], None]
 ListenerLost: TypeAlias = Callable[[str], None]
@@ -110,6 +117,10 @@ ListenerLost: TypeAlias = Callable[[str], None]
 
 def _ignore_query(query_name: str, seconds: float) -> None:
     """The observer until the app sets one."""
+
+
+def _ignore_retry(reason: str) -> None:
+    """The retry observer until the app sets one."""
 
 
 def load_queries(dialect: str) -> Any:
@@ -148,10 +159,13 @@ class _QueryStore:
     def __init__(self) -> None:
         self._queries = load_queries(self.dialect)
         self._observer: QueryObserver = _ignore_query
+        self._retry_observer: RetryObserver = _ignore_retry
         self._in_flight = 0  # queries started and not finished, waiting ones included
 
-    async def ping(self) -> None:
+    async def ping(self) -> float:
+        """Readiness: the database answers; how many seconds its data is behind (replay_lag_s)."""
         await self._run("ping")
+        return float(await self._run("replay_lag_s"))
 
     async def current_load(self) -> tuple[str, float | None]:
         """The data version (what changes when the data does: the ETag's first half) and
@@ -162,6 +176,10 @@ class _QueryStore:
     def observe_queries(self, observer: QueryObserver) -> None:
         """Call `observer(query_name, seconds)` after every query (metrics)."""
         self._observer = observer
+
+    def observe_retries(self, observer: RetryObserver) -> None:
+        """Call `observer(reason)` each time a query is run again (metrics)."""
+        self._retry_observer = observer
 
     def pool_stats(self) -> PoolStats:
         return PoolStats(
@@ -329,6 +347,16 @@ def _broken(error: BaseException, connection: Any) -> bool:
     return isinstance(error, BROKEN_CONNECTION_ERRORS) and not isinstance(error, TimeoutError)
 
 
+# SQLSTATE 40001: what a standby answers when it cancels a query (ERROR) or terminates its
+# session (FATAL) so that replay can go on ("conflict with recovery"); on a primary, where
+# the service runs no serializable transaction, it never comes.
+RECOVERY_CONFLICT_SQLSTATE = "40001"
+
+
+def _recovery_conflict(error: BaseException) -> bool:
+    return getattr(error, "sqlstate", None) == RECOVERY_CONFLICT_SQLSTATE
+
+
 def _terminate(connection: Any) -> None:
     """Close a broken connection at once; its place in the pool is free again, empty."""
     with contextlib.suppress(asyncpg.InterfaceError):  # the pool has taken it back already
@@ -361,6 +389,7 @@ class PostgresStore(_QueryStore):
         asyncpg.OperatorInterventionError,
         asyncpg.InsufficientResourcesError,
         asyncpg.InternalClientError,
+        asyncpg.TransactionRollbackError,  # a second recovery conflict in a row (40001)
     )
     # No right on a schema, table or function (42501); a login refused (28000, 28P01).
     permission_errors = (
@@ -389,7 +418,7 @@ class PostgresStore(_QueryStore):
         )
         # Readiness: one connection outside the pool, one probe query at a time.
         self._probe_connection: asyncpg.Connection | None = None
-        self._probe: asyncio.Future[None] | None = None
+        self._probe: asyncio.Future[float] | None = None
         self._next_probe_connect_at = 0.0
         self._last_answer_at = time.monotonic()  # when a pooled query last succeeded
 
@@ -433,11 +462,13 @@ class PostgresStore(_QueryStore):
 
     async def _call(self, endpoint: Endpoint, values: list[Any]) -> Answer:
         """One round trip: the catalogued statement selects `?found` (the existence
-        function's answer, or true) and `?row` (false on the one row of a known entity
-        with no rows) before the function's columns (docs/api-catalog.md)."""
+        function's answer, or true), `?version` (the live load's id, in the rows' snapshot)
+        and `?row` (NULL on the one row of an entity with no rows) before the function's
+        columns (docs/api-catalog.md)."""
         records = await self._run(endpoint.name, values=values)
-        found = records[0][0] if records else True
-        return Answer(found=found, rows=[tuple(r)[2:] for r in records if r[1]])
+        first = records[0]  # the statement always answers one row at least
+        rows = [tuple(r)[3:] for r in records if r[2]]
+        return Answer(found=first[0], rows=rows, version=first[1])
 
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
         statement = self._statements[query_name]
@@ -446,7 +477,9 @@ class PostgresStore(_QueryStore):
             await self._wait_in_line()
         # The slot is released with the connection: at most DB_POOL_MAX are ever taken,
         # so the pool's acquire below only ever waits for a new connection to open.
-        for attempt in range(self._settings.db_pool_max + 1):
+        broken_attempts = 0
+        conflict_retried = False
+        while True:
             try:
                 # asyncpg runs an acquire that has a timeout as a task of its own (about
                 # 10 µs of CPU); with a connection idle there is nothing to wait for.
@@ -463,6 +496,15 @@ class PostgresStore(_QueryStore):
                 self._release_in_background(pool, connection)
                 raise
             except Exception as error:
+                if _recovery_conflict(error) and not conflict_retried:
+                    # A standby cancelled the query to replay a change (a load's swap): the
+                    # same query right after reads the replayed data. Once: a second
+                    # conflict is a 503 like any database that cannot answer now.
+                    conflict_retried = True
+                    self._retry_observer("recovery_conflict")
+                    logger.info("a query was cancelled by a recovery conflict; once more")
+                    await self._discard(pool, connection, error)
+                    continue
                 if not _broken(error, connection):
                     # Answer now; the connection stays counted until it is released.
                     self._release_in_background(pool, connection)
@@ -470,7 +512,8 @@ class PostgresStore(_QueryStore):
                         raise UnrepresentableRow(f"{type(error).__name__}: {error}") from error
                     raise
                 _terminate(connection)
-                if attempt == self._settings.db_pool_max or isinstance(error, TimeoutError):
+                broken_attempts += 1
+                if broken_attempts > self._settings.db_pool_max or isinstance(error, TimeoutError):
                     self.queue.release()
                     raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
                 logger.info("a database connection broke (%s); trying another", error)
@@ -481,7 +524,17 @@ class PostgresStore(_QueryStore):
             finally:
                 self.queue.release()
             return result
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _discard(self, pool: asyncpg.Pool, connection: Any, error: BaseException) -> None:
+        """Give back the connection a failed query ran on, keeping the query's slot in the
+        line: terminated when broken (a conflict's FATAL variant closes the session)."""
+        if _broken(error, connection):
+            _terminate(connection)
+            return
+        try:
+            await pool.release(connection, timeout=self._settings.db_connect_timeout_s)
+        except Exception:  # noqa: BLE001 - a failed release has terminated it already
+            _terminate(connection)
 
     async def _wait_in_line(self) -> None:
         """Every connection is busy: wait for one, or be refused."""
@@ -513,37 +566,38 @@ class PostgresStore(_QueryStore):
         if not task.cancelled():
             task.exception()  # a failed release terminated the connection: nothing to add
 
-    async def ping(self) -> None:
+    async def ping(self) -> float:
         """Readiness: the pool can be made, and PostgreSQL answers a query on a connection of
         the probe's own (application_name reviews-api-ready), so that a busy pool and its
         line never delay the answer. Probes arriving together share one query. Not ready
-        while the database's functions differ from the API catalog."""
+        while the database's functions differ from the API catalog. Answers the read
+        database's replay lag in seconds (0 on a primary)."""
         await self._connected_pool()
         if self._mismatched:
             raise CatalogMismatch("; ".join(self._mismatched.values()))
         if self._probe is None:
             self._probe = asyncio.ensure_future(self._observed_probe())
             self._probe.add_done_callback(self._probe_done)
-        await asyncio.shield(self._probe)
+        return await asyncio.shield(self._probe)
 
-    def _probe_done(self, probe: asyncio.Future[None]) -> None:
+    def _probe_done(self, probe: asyncio.Future[float]) -> None:
         self._probe = None
         if not probe.cancelled():
             probe.exception()  # retrieved here too: every waiter may have gone
 
-    async def _observed_probe(self) -> None:
+    async def _observed_probe(self) -> float:
         started = time.perf_counter()
         try:
-            await self._probe_query()
+            return await self._probe_query()
         finally:
             self._observer("ping", time.perf_counter() - started)
 
-    async def _probe_query(self) -> None:
+    async def _probe_query(self) -> float:
         for attempt in (1, 2):  # a connection killed since the last probe: once more
             connection = await self._probe_connected()
             try:
                 await self._statements["ping"].run(connection, {})
-                return
+                return float(await self._statements["replay_lag_s"].run(connection, {}))
             except Exception as error:
                 if _broken(error, connection):
                     _terminate(connection)
@@ -555,6 +609,7 @@ class PostgresStore(_QueryStore):
                 if isinstance(error, self.unavailable_errors):
                     raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
                 raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     async def _probe_connected(self) -> asyncpg.Connection:
         if self._probe_connection is not None and not self._probe_connection.is_closed():

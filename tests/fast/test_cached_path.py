@@ -1,6 +1,7 @@
 """The request path with the response cache serving, as on PostgreSQL once a worker
 listens for loads. SQLite never notifies, so here the app is told a data version directly
-(`DataVersion.changed`, what the listener calls); everything else is the real path.
+(`DataVersion.changed`, what the listener calls), and the store's live load stands in for
+a read database that has that load; everything else is the real path.
 
 A cache that mixed up its keys would serve one request's answer to another: JSON for CSV,
 one period's figures for another's, a 404 for a known id. Each answer is therefore asked
@@ -8,6 +9,7 @@ twice (a miss, then a hit) and compared with the oracle both times."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator
@@ -32,7 +34,21 @@ def cached(sqlite_url: str) -> Iterator[InProcessServer]:
 
 
 async def _listening(server: InProcessServer) -> None:
-    server.app.ctx.data_version.changed("7", None)
+    await serve_version(server, "7")
+
+
+async def serve_version(server: InProcessServer, version: str) -> None:
+    """Announce load `version` as the listener would, with the read database showing it
+    (the store's `current_load`, replaced), and wait until the worker has switched to it."""
+
+    async def current_load() -> tuple[str, float | None]:
+        return version, None
+
+    data_version = server.app.ctx.data_version
+    server.app.ctx.store.current_load = current_load
+    data_version.changed(version, None)
+    while data_version.served != version:
+        await asyncio.sleep(0.001)
 
 
 def cache_of(server: InProcessServer) -> ResponseCache:
@@ -120,4 +136,4 @@ def test_a_new_version_empties_the_cache(cached: InProcessServer, reviews: list[
 
 
 async def _new_version(server: InProcessServer) -> None:
-    server.app.ctx.data_version.changed("8", None)
+    await serve_version(server, "8")
