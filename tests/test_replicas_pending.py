@@ -1,11 +1,10 @@
-"""Issue 16, items 3 to 5: what the service must do across replicas, reproduced against the
-real processes of tests/replication.py. They fail on the service as it is (issue 16's
-part A report says how), so the `replication_pending` marker keeps them out of `make test`
-(pyproject's addopts) until part B makes them pass; then the marker goes.
+"""Issue 16, items 3 to 5: what the service does across replicas while loads replay,
+against the real processes of tests/replication.py (written before the service did it,
+hence the file's name; `-s` prints the figures):
 
-    .venv/bin/pytest -m replication_pending tests/test_replicas_pending.py -s
+    .venv/bin/pytest tests/test_replicas_pending.py -s
 
-The expectations part B must meet, as written here:
+The expectations:
 - the ETag names the data version of the rows its answer was computed from; a worker
   switches to a load once its read database has replayed it;
 - If-None-Match naming a version newer than the worker serves: 503 with Retry-After: 1;
@@ -22,6 +21,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -43,16 +43,16 @@ from test_replicas import (
     tag_version,
 )
 
-pytestmark = pytest.mark.replication_pending
-
-# The /metrics counter of queries retried after a recovery conflict (part B names it so).
+# The /metrics counter of queries retried after a recovery conflict.
 RETRY_COUNTER = "reviews_api_db_query_retries_total"
-# How soon after the standby has replayed a load every worker must serve it: the bound
-# part B states (the listener re-reads the live load every 2 s at worst today).
+# How soon after the standby has replayed a load every worker must serve it: a worker asks
+# its standby at most every 100 ms (service/http/data_version.py POLL_MAX_S); measured
+# 130 to 180 ms with 2 workers on a busy machine.
 SWITCH_BOUND_S = 3.0
 # How long the tests watch the workers while the standby is held behind the primary.
 BEHIND_WATCH_S = 2.0
 MAX_LAG_S = "1"
+IDLE_WATCH_S = 30
 CONFLICT_WAIT_LOADS = 12
 HEAVY_PRODUCT = "HEAVY"
 
@@ -155,11 +155,13 @@ def test_answers_during_loads_are_the_old_or_the_new_rows_tagged_with_their_vers
         stop_server(server)
     wrong = []
     for began, _, path, status, body, etag in sampler.answers:
-        rows = next((name for name in expected if agrees(status, body, expected[name][path])), "")
-        if not rows or (status == 200 and tag_version(etag) not in versions[rows]):
-            wrong.append((path, status, rows or "neither", tag_version(etag)))
-        elif began > settled and (rows, tag_version(etag)) != ("new", "4"):
-            wrong.append((path, status, f"{rows} after the replay", tag_version(etag)))
+        # Some paths answer the same in both loads: then either load's versions will do.
+        rows = [name for name in expected if agrees(status, body, expected[name][path])]
+        tagged = tag_version(etag)
+        if not rows or (status == 200 and not any(tagged in versions[name] for name in rows)):
+            wrong.append((path, status, "/".join(rows) or "neither", tagged))
+        elif began > settled and ("new" not in rows or (status == 200 and tagged != "4")):
+            wrong.append((path, status, f"{'/'.join(rows)} after the replay", tagged))
     print(f"\n{read_path}: {len(sampler.answers)} answers, {len(wrong)} wrong: {wrong[:3]}")
     assert wrong == []
 
@@ -297,21 +299,29 @@ def test_an_idle_primary_never_makes_the_standby_unready(
 ) -> None:
     """Nothing committed on the primary for a while: `now() -
     pg_last_xact_replay_timestamp()` passes REPLICA_MAX_LAG_S on the standby, yet it has
-    replayed everything it received, so its lag is 0."""
+    replayed everything it received, so its lag is 0. Autovacuum is off meanwhile: on the
+    tables earlier tests loaded it commits for a minute or more, and the watch goes on until
+    the trap was there (at most IDLE_WATCH_S)."""
     database = make_replica_database(generate_reviews(count=50, seed=23))
     server = serve(database, read_path, tmp_path / "server.log", REPLICA_MAX_LAG_S=MAX_LAG_S)
+    trapped = False
+    stack = ExitStack()
     try:
+        stack.enter_context(replicas.primary.settings(autovacuum="off"))
         replicas.wait_for_replay()
         idle_since = time.monotonic()
-        while time.monotonic() - idle_since < 2 * float(MAX_LAG_S) + 1:
-            response = ready(server.base_url)
-            assert response.status_code == 200, response.text
-            assert response.json()["replay_lag_s"] == 0
-            time.sleep(0.2)
-        with psycopg.connect(replicas.standby.admin_url(database.name)) as admin:
-            (since_last_commit,) = admin.execute(
-                "SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())"
-            ).fetchone()
-        assert float(since_last_commit) > float(MAX_LAG_S)  # the trap was there
+        # autocommit: now() is a transaction's start, which must not stay the first query's.
+        with psycopg.connect(replicas.standby.admin_url(database.name), autocommit=True) as admin:
+            while not trapped or time.monotonic() - idle_since < 2 * float(MAX_LAG_S) + 1:
+                assert time.monotonic() - idle_since < IDLE_WATCH_S, "the primary never idled"
+                response = ready(server.base_url)
+                assert response.status_code == 200, response.text
+                assert response.json()["replay_lag_s"] == 0
+                (since_last_commit,) = admin.execute(
+                    "SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())"
+                ).fetchone()
+                trapped = trapped or float(since_last_commit) > float(MAX_LAG_S)
+                time.sleep(0.2)
     finally:
+        stack.close()
         stop_server(server)
