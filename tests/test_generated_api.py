@@ -3,11 +3,13 @@ the service (the loader and static assets aside) names what only the catalog may
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -309,6 +311,19 @@ review_api.test_product_counts(TEXT[]) TO reviews_reader;
 """
 
 
+def with_cursor_version(url: str, version: str) -> str:
+    """`url` with its `after` cursor (unsigned base64url JSON) made under load `version`."""
+    path, _, query = url.partition("?")
+    pairs = urllib.parse.parse_qsl(query)
+    cursors = {name: value for name, value in pairs if name == "after"}
+    text = cursors["after"]
+    document = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    document["v"] = version
+    cursor = base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+    changed = [(name, cursor if name == "after" else value) for name, value in pairs]
+    return f"{path}?{urllib.parse.urlencode(changed)}"
+
+
 def test_pages_and_batches_declared_in_sql(
     make_database: Callable[[], ThrowawayDatabase],
     sqlite_url: str,
@@ -356,6 +371,11 @@ def test_pages_and_batches_declared_in_sql(
             run_cli("load", "--source", source, "--database-url", database.owner_url)
             stale = wait_for_status(client, first_cursor_url, 409)
             assert stale.json()["type"] == "/problems/stale-cursor"
+            # A cursor of a load this instance does not serve yet (another instance's,
+            # whose standby replayed it first): come back, never a 409 nor older rows.
+            ahead = client.get(with_cursor_version(first_cursor_url, "3"))
+            assert (ahead.status_code, ahead.headers.get("retry-after")) == (503, "1")
+            assert ahead.json()["type"] == "/problems/replica-behind"
 
             first, second = sorted({r.productID for r in reviews})[:2]
             asked = f"product_id={second}&product_id=NO-SUCH&product_id={first}"
