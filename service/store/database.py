@@ -41,6 +41,10 @@ RECONNECT_INTERVAL_S = 1.0
 LOAD_CHANNEL = "reviews_data_loaded"
 # How often the listening connection re-reads the live load, which also proves it is up.
 LISTENER_CHECK_INTERVAL_S = 2.0
+# Readiness on a standby whose replay is behind what it received: how long, and how often,
+# it looks again before reporting a lag (PostgresStore._replay_lag).
+REPLAY_SETTLE_S = 0.3
+REPLAY_SAMPLE_INTERVAL_S = 0.05
 logger = logging.getLogger("reviews_api.database")
 
 
@@ -597,7 +601,7 @@ class PostgresStore(_QueryStore):
             connection = await self._probe_connected()
             try:
                 await self._statements["ping"].run(connection, {})
-                return float(await self._statements["replay_lag_s"].run(connection, {}))
+                return await self._replay_lag(connection)
             except Exception as error:
                 if _broken(error, connection):
                     _terminate(connection)
@@ -610,6 +614,19 @@ class PostgresStore(_QueryStore):
                     raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
                 raise
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    async def _replay_lag(self, connection: asyncpg.Connection) -> float:
+        """The standby's replay lag, the least of samples REPLAY_SAMPLE_INTERVAL_S apart
+        over up to REPLAY_SETTLE_S. WAL that is no commit (a checkpoint's, the primary's
+        periodic snapshot of running transactions) also arrives while the primary is idle,
+        and is replayed a moment later: in that moment the time since the last replayed
+        commit, which the query reports while received WAL waits, is no lag."""
+        lag = float(await self._statements["replay_lag_s"].run(connection, {}))
+        settle_until = time.monotonic() + REPLAY_SETTLE_S
+        while lag > 0 and time.monotonic() < settle_until:
+            await asyncio.sleep(REPLAY_SAMPLE_INTERVAL_S)
+            lag = min(lag, float(await self._statements["replay_lag_s"].run(connection, {})))
+        return lag
 
     async def _probe_connected(self) -> asyncpg.Connection:
         if self._probe_connection is not None and not self._probe_connection.is_closed():
