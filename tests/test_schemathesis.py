@@ -51,6 +51,8 @@ def test_schemathesis_finds_no_failure(loaded_server: RunningServer, tmp_path: P
     result = subprocess.run(
         [
             str(BIN / "st"),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"{loaded_server.base_url}/openapi.json",
             "--checks",

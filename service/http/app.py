@@ -22,7 +22,7 @@ from service.catalog.model import Catalog, Endpoint
 from service.http.arguments import ArgumentParser
 from service.http.auth import ApiKeys
 from service.http.bodies import BodyShaper, json_response
-from service.http.caching import cache_policy, entity_tag, matches, not_modified
+from service.http.caching import cache_policy, entity_tag, matches, not_modified, tag_version
 from service.http.cors import preflight_handler
 from service.http.data_version import DataVersion, newer
 from service.http.framing import READ_HEAD, checked_head, read_head
@@ -250,13 +250,10 @@ def _endpoint_handler(endpoint: Endpoint, context: AppContext) -> Handler:
 
 
 def _names_newer(if_none_match: str, served: str) -> bool:
-    """True when a tag of If-None-Match (`"<data version>-<digest>"`, entity_tag) names a
-    newer data version than `served`: the client saw a load this worker does not serve yet."""
-    for tag in if_none_match.split(","):
-        version = tag.strip().removeprefix("W/").strip('"').partition("-")[0]
-        if newer(version, served):
-            return True
-    return False
+    """True when a tag of If-None-Match of this service's making (`"<data version>-<digest>"`,
+    entity_tag) names a newer data version than `served`: the client saw a load this worker
+    does not serve yet. Any other tag (made up, another server's) is simply no match."""
+    return any(newer(tag_version(tag) or "", served) for tag in if_none_match.split(","))
 
 
 def _hashable(value: Any) -> Any:

@@ -7,6 +7,7 @@ same summary; a 304 is only ever given for bytes the client already holds.
 
 from __future__ import annotations
 
+import re
 from hashlib import blake2b
 
 from sanic import HTTPResponse
@@ -14,6 +15,16 @@ from sanic import HTTPResponse
 
 def entity_tag(data_version: str, payload: bytes) -> str:
     return f'"{data_version}-{blake2b(payload, digest_size=12).hexdigest()}"'
+
+
+# A tag entity_tag made: the data version, a dash, the 24 hex digits of the body's hash.
+OUR_ENTITY_TAG = re.compile(r'(?:W/)?"([^"-]+)-[0-9a-f]{24}"')
+
+
+def tag_version(tag: str) -> str | None:
+    """The data version an entity tag of this service's making names; None for any other."""
+    ours = OUR_ENTITY_TAG.fullmatch(tag.strip())
+    return ours.group(1) if ours else None
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:

@@ -69,6 +69,17 @@ ERROR_EXAMPLES = {
             "from the first page",
         },
     ),
+    "413": (
+        "The request line and headers are over 8 KiB: split a long request (a batch of many "
+        "ids) into several.",
+        {
+            "type": "about:blank",
+            "title": "Request Entity Too Large",
+            "status": 413,
+            "detail": "Request header exceeds the size limit: the request line and headers must "
+            "fit in 8192 bytes; split a long request (a batch of many ids) into several",
+        },
+    ),
     "502": (
         "The stored reviews of this id hold a value the service cannot represent (a review "
         "date outside the years 1 to 9999); retrying will not help until the data is fixed.",
@@ -264,7 +275,11 @@ def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
                 "description": "Not Modified: the If-None-Match tag is still current.",
                 "headers": CACHE_HEADERS,
             },
-            **_error_responses(auth=settings.auth_enabled, paged=endpoint.cursor is not None),
+            **_error_responses(
+                auth=settings.auth_enabled,
+                paged=endpoint.cursor is not None,
+                batch=any(a.array for a in endpoint.query_arguments),
+            ),
         },
     }
     if endpoint.description:
@@ -274,8 +289,18 @@ def _operation(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     return operation
 
 
-def _error_responses(*, auth: bool, paged: bool = False) -> dict[str, Any]:
-    statuses = ["400", *(["401"] if auth else []), "404", *(["409"] if paged else []), "502", "503"]
+def _error_responses(*, auth: bool, paged: bool = False, batch: bool = False) -> dict[str, Any]:
+    """The problems an operation may answer: 401 with API keys, 409 for a page's cursor,
+    413 where repeating a parameter can make the request line long."""
+    statuses = [
+        "400",
+        *(["401"] if auth else []),
+        "404",
+        *(["409"] if paged else []),
+        *(["413"] if batch else []),
+        "502",
+        "503",
+    ]
     return {status: _problem_response(status) for status in statuses}
 
 
