@@ -21,6 +21,7 @@ MIGRATION_IDS = [
     "0008.safe-publish",
     "0009.api-annotations",
     "0010.monthly-trends",
+    "0012.rankings",
 ]
 
 
