@@ -17,6 +17,7 @@ __all__ = [
     "reviewer_monthly",
     "reviewer_ranking",
     "reviewer_summary",
+    "rollups",
 ]
 from typing import Any
 
@@ -227,3 +228,13 @@ def _ranking(
     # Python compares str by code point, which is the byte order of UTF-8: the "C" collation.
     entries.sort(key=lambda e: (e["sort_value"], e[id_field]), reverse=order == "desc")
     return entries
+
+
+def rollups(reviews: list[Review], id_of: Any) -> dict[tuple[int, str], dict[str, Any]]:
+    """The rows public.product_rollups / reviewer_rollups must hold, keyed (period_year, id):
+    each id's aggregates per calendar year (UTC) with reviews, and over all time (year 0)."""
+    grouped: dict[tuple[int, str], list[Review]] = {}
+    for review in reviews:
+        for period in (review.day.year, 0):
+            grouped.setdefault((period, id_of(review)), []).append(review)
+    return {key: {**_aggregates(own), **_date_extent(own)} for key, own in grouped.items()}

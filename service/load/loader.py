@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -326,6 +327,7 @@ async def _load_into_postgres(
                     connection, queries, copy_end_xid, options.wait_s, progress.say
                 )
             )
+        await _stage_rollups(sessions, queries, stream, progress, options)
         source_checksum = await checksum
 
         async def lock_still_held() -> None:
@@ -660,10 +662,76 @@ async def _build_indexes(sessions: list[asyncpg.Connection], queries: Any) -> No
     """Build the live table's indexes on the staged rows, each session taking the next
     index (largest first) as soon as it is free. Database errors propagate to the step."""
     waiting = [str(row["index_name"]) async for row in queries.staging_indexes(sessions[0])]
+    await _share_out(
+        sessions,
+        [functools.partial(queries.build_staging_index, index_name=name) for name in waiting],
+    )
+
+
+async def _stage_rollups(
+    sessions: list[asyncpg.Connection],
+    queries: Any,
+    stream: TextIO | None,
+    progress: Progress,
+    options: LoadOptions,
+) -> None:
+    """The rollups (migration 0012) of the staged reviews, once these are vacuumed (their
+    covering indexes are read in order): built side by side (products, reviewers), then
+    indexed side by side, vacuumed, and all-visible like the staged reviews, before the
+    publish swaps them in with the reviews."""
+    connection = sessions[0]
+    async with _step("building the rollups", stream):
+        await _share_out(
+            sessions,
+            [functools.partial(queries.stage_rollups, entity=e) for e in ("reviewer", "product")],
+        )
+    async with _step("indexing the rollups", stream):
+        names = [str(row["index_name"]) async for row in queries.staging_rollup_indexes(connection)]
+        await _share_out(
+            sessions,
+            [functools.partial(queries.build_staging_rollup_index, index_name=n) for n in names],
+        )
+    async with _step("vacuuming and analysing the rollups", stream):
+        rollups_end_xid = str(await queries.copy_end_xid(connection))
+        await queries.vacuum_staging_rollups(connection)
+        await _readers_permitting(
+            wait_until_all_visible(
+                connection,
+                _RollupVisibility(queries),
+                rollups_end_xid,
+                options.wait_s,
+                progress.say,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class _RollupVisibility:
+    """The queries wait_until_all_visible asks about the staged reviews, asked about the
+    staged rollups instead."""
+
+    queries: Any
+
+    def staging_visibility(self, connection: asyncpg.Connection) -> Any:
+        return self.queries.staging_rollups_visibility(connection)
+
+    def snapshot_holders(self, connection: asyncpg.Connection, **arguments: Any) -> Any:
+        return self.queries.snapshot_holders(connection, **arguments)
+
+    def revacuum_staging_table(self, connection: asyncpg.Connection) -> Any:
+        return self.queries.revacuum_staging_rollups(connection)
+
+
+async def _share_out(
+    sessions: list[asyncpg.Connection], jobs: list[Callable[[asyncpg.Connection], Any]]
+) -> None:
+    """Run each job (awaited with a session) on the first session free, in order. Database
+    errors propagate to the step."""
+    waiting = list(jobs)
 
     async def build_on(session: asyncpg.Connection) -> None:
         while waiting:
-            await queries.build_staging_index(session, index_name=waiting.pop(0))
+            await waiting.pop(0)(session)
 
     builders = [asyncio.create_task(build_on(session)) for session in sessions]
     try:
