@@ -8,6 +8,7 @@ DROP FUNCTION review_api.top_products(
     DATE, DATE, review_api.ranking_sort, review_api.sort_order, INTEGER, INTEGER,  -- noqa: CP05
     DOUBLE PRECISION, TEXT
 );
+DROP FUNCTION review_api.rollup_period(DATE, DATE);
 DROP TYPE review_api.sort_order;  -- noqa: CP05
 DROP TYPE review_api.ranking_sort;  -- noqa: CP05
 DROP PROCEDURE review_admin.build_staging_rollup_index(NAME);

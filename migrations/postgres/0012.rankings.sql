@@ -615,6 +615,31 @@ CALL review_admin.fill_rollups('reviewer', 'public.reviews', 'public.reviewer_ro
 ANALYZE public.product_rollups;
 ANALYZE public.reviewer_rollups;
 
+CREATE FUNCTION review_api.rollup_period(from_date DATE, to_date DATE)
+RETURNS SMALLINT
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    -- make_date and date_part on a TIMESTAMP (no time zone): nothing here depends on the
+    -- session's TimeZone, so the function is immutable and inlined.
+    SELECT
+        CASE
+            WHEN rollup_period.from_date IS NULL AND rollup_period.to_date IS NULL THEN 0
+            WHEN
+                rollup_period.from_date
+                = make_date(date_part('year', rollup_period.from_date::TIMESTAMP)::INTEGER, 1, 1)
+                AND rollup_period.to_date
+                = make_date(date_part('year', rollup_period.from_date::TIMESTAMP)::INTEGER, 12, 31)
+                THEN date_part('year', rollup_period.from_date::TIMESTAMP)::SMALLINT
+        END;
+$$;
+
+COMMENT ON FUNCTION review_api.rollup_period(DATE, DATE) IS
+'The rollup period (review_api.product_rollups.period_year) that the date range from_date to '
+'to_date (inclusive) is: the calendar year for YYYY-01-01 to YYYY-12-31, 0 for no dates at all '
+'(all time), NULL for any other range (the rankings then aggregate the reviews).';
+
 CREATE FUNCTION review_api.top_products(
     from_date DATE DEFAULT NULL,
     to_date DATE DEFAULT NULL,
@@ -640,10 +665,253 @@ RETURNS TABLE (
     last_review_date DATE,
     sort_value DOUBLE PRECISION
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 AS $$
+#variable_conflict use_column
+DECLARE
+    rollup_year SMALLINT := review_api.rollup_period(top_products.from_date, top_products.to_date);
+    first_day DATE := coalesce(top_products.from_date, '-infinity'::DATE);
+    end_day DATE := coalesce(top_products.to_date + 1, 'infinity'::DATE);
+    descending BOOLEAN := top_products.sort_order = 'desc';
+    -- The cursor as bounds of a row comparison. A double key compares with after_value
+    -- itself; an integer key (an index on an INTEGER or BIGINT column is not used against a
+    -- double) with after_value rounded up, and with the empty id when that rounding moved
+    -- it: (key, id) < (3.5, x) is (key, id) < (4, ''), and > (3.5, x) is > (4, ''), as
+    -- ids are never empty. Clamped to what a BIGINT holds; no cursor is the far end.
+    real_value DOUBLE PRECISION := coalesce(
+        top_products.after_value,
+        CASE WHEN descending THEN 'Infinity'::DOUBLE PRECISION ELSE '-Infinity' END
+    );
+    real_id TEXT := coalesce(top_products.after_id, '');
+    clamped DOUBLE PRECISION := least(greatest(real_value, -9e18), 9e18);
+    whole_value BIGINT := ceil(clamped)::BIGINT;
+    whole_id TEXT := CASE WHEN clamped = ceil(clamped) THEN real_id ELSE '' END;
+    first_year SMALLINT;
+    last_year SMALLINT;
+    threshold BIGINT;
+BEGIN
+    IF rollup_year IS NOT NULL THEN
+        -- A calendar year or all time: the page is one range of the rollup index of the
+        -- sort key, (period_year, key, product_id), from the cursor on, in either direction;
+        -- min_reviews is checked in the index (review_count is in every one of them). The
+        -- page's rows are then read through the review_count index by their full key.
+        -- Dynamic SQL because the column and the direction of the ORDER BY must be constants
+        -- for the planner to pick the index; they come from the two enums, nothing else.
+        RETURN QUERY EXECUTE format(
+            $sql$
+            WITH page AS (
+                SELECT
+                    r.period_year,
+                    r.review_count,
+                    r.product_id
+                FROM review_api.product_rollups AS r
+                WHERE
+                    r.period_year = $1
+                    AND r.review_count >= $2
+                    AND (r.%1$I, r.product_id) %2$s (%4$s)
+                ORDER BY r.%1$I %3$s, r.product_id %3$s
+                LIMIT $3
+            )
+
+            SELECT
+                r.product_id,
+                r.review_count::BIGINT,
+                r.average_rating,
+                r.rating_1::BIGINT,
+                r.rating_2::BIGINT,
+                r.rating_3::BIGINT,
+                r.rating_4::BIGINT,
+                r.rating_5::BIGINT,
+                r.verified_review_count::BIGINT,
+                r.helpful_votes,
+                r.first_review_date,
+                r.last_review_date,
+                r.%1$I::DOUBLE PRECISION AS sort_value
+            FROM page AS p
+            INNER JOIN review_api.product_rollups AS r
+                ON
+                    r.period_year = p.period_year
+                    AND r.review_count = p.review_count
+                    AND r.product_id = p.product_id
+            ORDER BY r.%1$I %3$s, r.product_id %3$s
+            $sql$,
+            top_products.sort,
+            CASE WHEN descending THEN '<' ELSE '>' END,
+            CASE WHEN descending THEN 'DESC' ELSE 'ASC' END,
+            CASE WHEN top_products.sort = 'average_rating' THEN '$6, $7' ELSE '$4, $5' END
+        ) USING
+            rollup_year,
+            top_products.min_reviews,
+            top_products.max_rows,
+            whole_value,
+            whole_id,
+            real_value,
+            real_id;
+        RETURN;
+    END IF;
+
+    IF descending AND top_products.sort IN ('review_count', 'helpful_votes') THEN
+        -- Any other range, largest first, by an additive key: threshold pruning. The range
+        -- lies in the calendar years first_year..last_year (k of them); a product whose key
+        -- over the range is at least T has a key of at least T / k in one of those years
+        -- (the range's part of a year is at most the year). T is taken from the exact keys
+        -- of a few products (the max_rows largest of each year, from the cursor on): the
+        -- max_rows-th largest of them that would be on this page. The page's products all
+        -- have a key of at least T, so only the products of those years' rollups with a key
+        -- of at least ceil(T / k) are aggregated exactly, each from its own index range.
+        first_year := coalesce(
+            date_part('year', top_products.from_date::TIMESTAMP)::SMALLINT,
+            (
+                SELECT min(r.period_year)
+                FROM review_api.product_rollups AS r
+                WHERE r.period_year > 0
+            )
+        );
+        last_year := coalesce(
+            date_part('year', top_products.to_date::TIMESTAMP)::SMALLINT,
+            (SELECT max(r.period_year) FROM review_api.product_rollups AS r)
+        );
+        EXECUTE format(
+            $sql$
+            WITH seeds AS (
+                SELECT DISTINCT s.product_id
+                FROM generate_series($1::INTEGER, $2::INTEGER) AS y (period_year)
+                CROSS JOIN LATERAL (
+                    SELECT r.product_id
+                    FROM review_api.product_rollups AS r
+                    WHERE r.period_year = y.period_year AND r.%1$I <= $3
+                    ORDER BY r.%1$I DESC, r.product_id DESC
+                    LIMIT $4
+                ) AS s
+            ),
+
+            exact AS (
+                SELECT
+                    s.product_id,
+                    a.review_count,
+                    a.helpful_votes
+                FROM seeds AS s
+                CROSS JOIN LATERAL (
+                    SELECT
+                        count(*) AS review_count,
+                        coalesce(sum(r.helpful_votes), 0) AS helpful_votes
+                    FROM review_api.reviews AS r
+                    WHERE
+                        r.product_id = s.product_id
+                        AND r.review_date >= $5
+                        AND r.review_date < $6
+                ) AS a
+            ),
+
+            on_page AS (
+                SELECT e.%1$I AS key
+                FROM exact AS e
+                WHERE
+                    e.review_count >= greatest($7, 1)
+                    AND (e.%1$I::DOUBLE PRECISION, e.product_id) < ($8, $9)
+                ORDER BY e.%1$I DESC
+                LIMIT $4
+            )
+
+            SELECT CASE WHEN count(*) = $4 THEN min(p.key) END
+            FROM on_page AS p
+            $sql$,
+            top_products.sort
+        ) INTO threshold USING
+            first_year,
+            last_year,
+            whole_value,
+            top_products.max_rows,
+            first_day,
+            end_day,
+            top_products.min_reviews,
+            real_value,
+            real_id;
+        IF threshold IS NOT NULL AND top_products.sort = 'review_count' THEN
+            threshold := greatest(threshold, top_products.min_reviews);
+        END IF;
+        IF threshold > 0 THEN
+            RETURN QUERY EXECUTE format(
+                $sql$
+                WITH candidates AS (
+                    SELECT DISTINCT c.product_id
+                    FROM generate_series($1::INTEGER, $2::INTEGER) AS y (period_year)
+                    CROSS JOIN LATERAL (
+                        SELECT r.product_id
+                        FROM review_api.product_rollups AS r
+                        WHERE r.period_year = y.period_year AND r.%1$I >= $3
+                    ) AS c
+                ),
+
+                totals AS (
+                    SELECT
+                        c.product_id,
+                        a.*
+                    FROM candidates AS c
+                    CROSS JOIN LATERAL (
+                        SELECT
+                            count(*) AS review_count,
+                            sum(r.rating)::DOUBLE PRECISION / count(*) AS average_rating,
+                            count(*) FILTER (WHERE r.rating = 1) AS rating_1,
+                            count(*) FILTER (WHERE r.rating = 2) AS rating_2,
+                            count(*) FILTER (WHERE r.rating = 3) AS rating_3,
+                            count(*) FILTER (WHERE r.rating = 4) AS rating_4,
+                            count(*) FILTER (WHERE r.rating = 5) AS rating_5,
+                            count(*) FILTER (WHERE r.verified) AS verified_review_count,
+                            coalesce(sum(r.helpful_votes), 0) AS helpful_votes,
+                            min(r.review_date) AS first_review_date,
+                            max(r.review_date) AS last_review_date
+                        FROM review_api.reviews AS r
+                        WHERE
+                            r.product_id = c.product_id
+                            AND r.review_date >= $4
+                            AND r.review_date < $5
+                    ) AS a
+                )
+
+                SELECT
+                    t.product_id,
+                    t.review_count,
+                    t.average_rating,
+                    t.rating_1,
+                    t.rating_2,
+                    t.rating_3,
+                    t.rating_4,
+                    t.rating_5,
+                    t.verified_review_count,
+                    t.helpful_votes,
+                    t.first_review_date,
+                    t.last_review_date,
+                    t.%1$I::DOUBLE PRECISION AS sort_value
+                FROM totals AS t
+                WHERE
+                    t.review_count >= greatest($6, 1)
+                    AND (t.%1$I::DOUBLE PRECISION, t.product_id) < ($7, $8)
+                ORDER BY t.%1$I DESC, t.product_id DESC
+                LIMIT $9
+                $sql$,
+                top_products.sort
+            ) USING
+                first_year,
+                last_year,
+                ceil(threshold::DOUBLE PRECISION / (last_year - first_year + 1))::BIGINT,
+                first_day,
+                end_day,
+                top_products.min_reviews,
+                real_value,
+                real_id,
+                top_products.max_rows;
+            RETURN;
+        END IF;
+        -- No threshold: fewer than max_rows products seen on this page (a last page, or
+        -- max_rows NULL for every row): aggregate every product.
+    END IF;
+
+    -- Any other range, sort or direction: every product's aggregates over the range, from
+    -- one pass over reviews_product_date_idx, then the page's rows by the sort value.
+    RETURN QUERY
     WITH totals AS (
         SELECT
             r.product_id,
@@ -659,9 +927,7 @@ AS $$
             min(r.review_date) AS first_review_date,
             max(r.review_date) AS last_review_date
         FROM review_api.reviews AS r
-        WHERE
-            r.review_date >= coalesce(top_products.from_date, '-infinity'::DATE)
-            AND r.review_date < coalesce(top_products.to_date + 1, 'infinity'::DATE)
+        WHERE r.review_date >= first_day AND r.review_date < end_day
         GROUP BY r.product_id
         HAVING count(*) >= top_products.min_reviews
     ),
@@ -694,26 +960,75 @@ AS $$
         k.sort_value
     FROM keyed AS k
     WHERE
-        CASE top_products.sort_order
-            WHEN 'desc' THEN
-                (k.sort_value, k.product_id)
-                < (
-                    coalesce(top_products.after_value, 'Infinity'::DOUBLE PRECISION),
-                    coalesce(top_products.after_id, '')
-                )
-            ELSE
-                (k.sort_value, k.product_id)
-                > (
-                    coalesce(top_products.after_value, '-Infinity'::DOUBLE PRECISION),
-                    coalesce(top_products.after_id, '')
-                )
+        CASE
+            WHEN descending THEN (k.sort_value, k.product_id) < (real_value, real_id)
+            ELSE (k.sort_value, k.product_id) > (real_value, real_id)
         END
     ORDER BY
-        CASE WHEN top_products.sort_order = 'desc' THEN k.sort_value END DESC,
-        CASE WHEN top_products.sort_order = 'desc' THEN k.product_id END DESC,
+        CASE WHEN descending THEN k.sort_value END DESC,
+        CASE WHEN descending THEN k.product_id END DESC,
         k.sort_value ASC,
         k.product_id ASC
-    LIMIT top_products.max_rows
+    LIMIT top_products.max_rows;
+END
+$$;
+
+COMMENT ON FUNCTION review_api.top_products(
+    DATE, DATE, review_api.ranking_sort, review_api.sort_order, INTEGER, INTEGER,  -- noqa: CP05
+    DOUBLE PRECISION, TEXT
+) IS $$
+Products ranked by their reviews in an optional date range: most reviewed, best or worst rated, most helpful votes, most verified reviews.
+One row per product with at least min_reviews reviews in the range, max_rows at most,
+ordered by sort in sort_order, ties by product_id in the same direction (the order is total).
+A row carries the additive aggregates of the range: review count, average rating, rating
+distribution, verified reviews, helpful votes, first and last review day. Distinct counts
+(distinct reviewers) are not there: they do not add up
+across periods, so no rollup can hold them; the product's summary gives them.
+
+Pages are keyset pages: the next page is the call with after_value and after_id set to the
+sort_value and product_id of the last row (rows strictly after them in the ranking's order;
+after_id NULL counts as the empty id). Never OFFSET: a deep page costs what the first does.
+A calendar year (from_date YYYY-01-01, to_date YYYY-12-31) or all time (no dates) reads the
+rollups (review_api.product_rollups), one index range; any other range aggregates the reviews,
+by threshold pruning over the yearly rollups for review_count and helpful_votes descending.
+Every answer is exact: the same rows in the same order as aggregating the reviews.
+
+Examples, the most reviewed of 2016, the best rated with at least 10 reviews, the next page:
+SELECT * FROM review_api.top_products('2016-01-01', '2016-12-31');
+SELECT * FROM review_api.top_products(sort => 'average_rating', min_reviews => 10);
+SELECT * FROM review_api.top_products(after_value => 42, after_id => 'B000068NW5');
+@route GET /v1/products
+@returns list
+@param from_date from
+@param to_date to
+@param sort_order order
+@param max_rows limit
+@argument from_date First review day to include, YYYY-MM-DD (UTC calendar day), inclusive; 1900-01-01 to 2999-12-31, not after to. A calendar year (from YYYY-01-01 to YYYY-12-31) or no dates at all is read from the rollups.
+@argument to_date Last review day to include, YYYY-MM-DD (UTC calendar day), inclusive; 1900-01-01 to 2999-12-31, not before from.
+@argument sort What to rank by: review_count (default), average_rating, helpful_votes or verified_review_count.
+@argument sort_order desc (default), largest first, or asc, smallest first (the worst rated); ties by product_id in the same direction.
+@argument min_reviews {"enum": [1, 5, 10, 25, 50, 100]} Only products with at least this many reviews in the range: 1 (default), 5, 10, 25, 50 or 100, so that 2 five-star reviews do not top the best rated unless asked.
+@argument max_rows {"minimum": 1, "maximum": 100} Rows per page, 1 to 100 (default 20).
+@argument after_value The sort value of the previous page's last row (set by the cursor).
+@argument after_id The product_id of the previous page's last row (set by the cursor).
+@limit max_rows
+@cursor after: after_value=sort_value after_id=product_id
+@hidden sort_value
+@group rating_distribution rating_
+@range from_date to_date
+@column product_id Product id (the ASIN).
+@column review_count {"minimum": 1} Reviews in the range.
+@column average_rating {"minimum": 1, "maximum": 5} Mean star rating in the range, sum / count, unrounded.
+@column rating_distribution Reviews in the range per star rating, keys "1" to "5", always all five.
+@column rating_1 {"minimum": 0} Reviews in the range with 1 star.
+@column rating_2 {"minimum": 0} Reviews in the range with 2 stars.
+@column rating_3 {"minimum": 0} Reviews in the range with 3 stars.
+@column rating_4 {"minimum": 0} Reviews in the range with 4 stars.
+@column rating_5 {"minimum": 0} Reviews in the range with 5 stars.
+@column verified_review_count {"minimum": 0} Reviews in the range marked as verified purchases.
+@column helpful_votes {"minimum": 0} Sum of the helpful votes of the reviews in the range (no vote counts 0).
+@column first_review_date First review day in the range, YYYY-MM-DD (UTC).
+@column last_review_date Last review day in the range, YYYY-MM-DD (UTC).
 $$;
 
 CREATE FUNCTION review_api.top_reviewers(
@@ -742,10 +1057,267 @@ RETURNS TABLE (
     last_review_date DATE,
     sort_value DOUBLE PRECISION
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 AS $$
+#variable_conflict use_column
+DECLARE
+    rollup_year SMALLINT := review_api.rollup_period(top_reviewers.from_date, top_reviewers.to_date);
+    first_day DATE := coalesce(top_reviewers.from_date, '-infinity'::DATE);
+    end_day DATE := coalesce(top_reviewers.to_date + 1, 'infinity'::DATE);
+    descending BOOLEAN := top_reviewers.sort_order = 'desc';
+    -- The cursor as bounds of a row comparison. A double key compares with after_value
+    -- itself; an integer key (an index on an INTEGER or BIGINT column is not used against a
+    -- double) with after_value rounded up, and with the empty id when that rounding moved
+    -- it: (key, id) < (3.5, x) is (key, id) < (4, ''), and > (3.5, x) is > (4, ''), as
+    -- ids are never empty. Clamped to what a BIGINT holds; no cursor is the far end.
+    real_value DOUBLE PRECISION := coalesce(
+        top_reviewers.after_value,
+        CASE WHEN descending THEN 'Infinity'::DOUBLE PRECISION ELSE '-Infinity' END
+    );
+    real_id TEXT := coalesce(top_reviewers.after_id, '');
+    clamped DOUBLE PRECISION := least(greatest(real_value, -9e18), 9e18);
+    whole_value BIGINT := ceil(clamped)::BIGINT;
+    whole_id TEXT := CASE WHEN clamped = ceil(clamped) THEN real_id ELSE '' END;
+    first_year SMALLINT;
+    last_year SMALLINT;
+    threshold BIGINT;
+BEGIN
+    IF rollup_year IS NOT NULL THEN
+        -- A calendar year or all time: the page is one range of the rollup index of the
+        -- sort key, (period_year, key, reviewer_id), from the cursor on, in either direction;
+        -- min_reviews is checked in the index (review_count is in every one of them). The
+        -- page's rows are then read through the review_count index by their full key.
+        -- Dynamic SQL because the column and the direction of the ORDER BY must be constants
+        -- for the planner to pick the index; they come from the two enums, nothing else.
+        RETURN QUERY EXECUTE format(
+            $sql$
+            WITH page AS (
+                SELECT
+                    r.period_year,
+                    r.review_count,
+                    r.reviewer_id
+                FROM review_api.reviewer_rollups AS r
+                WHERE
+                    r.period_year = $1
+                    AND r.review_count >= $2
+                    AND (r.%1$I, r.reviewer_id) %2$s (%4$s)
+                ORDER BY r.%1$I %3$s, r.reviewer_id %3$s
+                LIMIT $3
+            )
+
+            SELECT
+                r.reviewer_id,
+                (
+                    SELECT n.reviewer_name
+                    FROM review_api.reviews AS n
+                    WHERE n.reviewer_id = r.reviewer_id AND n.reviewer_name IS NOT NULL
+                    ORDER BY n.review_time_unix DESC, n.review_index DESC
+                    LIMIT 1
+                ) AS reviewer_name,
+                r.review_count::BIGINT,
+                r.average_rating,
+                r.rating_1::BIGINT,
+                r.rating_2::BIGINT,
+                r.rating_3::BIGINT,
+                r.rating_4::BIGINT,
+                r.rating_5::BIGINT,
+                r.verified_review_count::BIGINT,
+                r.helpful_votes,
+                r.first_review_date,
+                r.last_review_date,
+                r.%1$I::DOUBLE PRECISION AS sort_value
+            FROM page AS p
+            INNER JOIN review_api.reviewer_rollups AS r
+                ON
+                    r.period_year = p.period_year
+                    AND r.review_count = p.review_count
+                    AND r.reviewer_id = p.reviewer_id
+            ORDER BY r.%1$I %3$s, r.reviewer_id %3$s
+            $sql$,
+            top_reviewers.sort,
+            CASE WHEN descending THEN '<' ELSE '>' END,
+            CASE WHEN descending THEN 'DESC' ELSE 'ASC' END,
+            CASE WHEN top_reviewers.sort = 'average_rating' THEN '$6, $7' ELSE '$4, $5' END
+        ) USING
+            rollup_year,
+            top_reviewers.min_reviews,
+            top_reviewers.max_rows,
+            whole_value,
+            whole_id,
+            real_value,
+            real_id;
+        RETURN;
+    END IF;
+
+    IF descending AND top_reviewers.sort IN ('review_count', 'helpful_votes') THEN
+        -- Any other range, largest first, by an additive key: threshold pruning. The range
+        -- lies in the calendar years first_year..last_year (k of them); a reviewer whose key
+        -- over the range is at least T has a key of at least T / k in one of those years
+        -- (the range's part of a year is at most the year). T is taken from the exact keys
+        -- of a few reviewers (the max_rows largest of each year, from the cursor on): the
+        -- max_rows-th largest of them that would be on this page. The page's reviewers all
+        -- have a key of at least T, so only the reviewers of those years' rollups with a key
+        -- of at least ceil(T / k) are aggregated exactly, each from its own index range.
+        first_year := coalesce(
+            date_part('year', top_reviewers.from_date::TIMESTAMP)::SMALLINT,
+            (
+                SELECT min(r.period_year)
+                FROM review_api.reviewer_rollups AS r
+                WHERE r.period_year > 0
+            )
+        );
+        last_year := coalesce(
+            date_part('year', top_reviewers.to_date::TIMESTAMP)::SMALLINT,
+            (SELECT max(r.period_year) FROM review_api.reviewer_rollups AS r)
+        );
+        EXECUTE format(
+            $sql$
+            WITH seeds AS (
+                SELECT DISTINCT s.reviewer_id
+                FROM generate_series($1::INTEGER, $2::INTEGER) AS y (period_year)
+                CROSS JOIN LATERAL (
+                    SELECT r.reviewer_id
+                    FROM review_api.reviewer_rollups AS r
+                    WHERE r.period_year = y.period_year AND r.%1$I <= $3
+                    ORDER BY r.%1$I DESC, r.reviewer_id DESC
+                    LIMIT $4
+                ) AS s
+            ),
+
+            exact AS (
+                SELECT
+                    s.reviewer_id,
+                    a.review_count,
+                    a.helpful_votes
+                FROM seeds AS s
+                CROSS JOIN LATERAL (
+                    SELECT
+                        count(*) AS review_count,
+                        coalesce(sum(r.helpful_votes), 0) AS helpful_votes
+                    FROM review_api.reviews AS r
+                    WHERE
+                        r.reviewer_id = s.reviewer_id
+                        AND r.review_date >= $5
+                        AND r.review_date < $6
+                ) AS a
+            ),
+
+            on_page AS (
+                SELECT e.%1$I AS key
+                FROM exact AS e
+                WHERE
+                    e.review_count >= greatest($7, 1)
+                    AND (e.%1$I::DOUBLE PRECISION, e.reviewer_id) < ($8, $9)
+                ORDER BY e.%1$I DESC
+                LIMIT $4
+            )
+
+            SELECT CASE WHEN count(*) = $4 THEN min(p.key) END
+            FROM on_page AS p
+            $sql$,
+            top_reviewers.sort
+        ) INTO threshold USING
+            first_year,
+            last_year,
+            whole_value,
+            top_reviewers.max_rows,
+            first_day,
+            end_day,
+            top_reviewers.min_reviews,
+            real_value,
+            real_id;
+        IF threshold IS NOT NULL AND top_reviewers.sort = 'review_count' THEN
+            threshold := greatest(threshold, top_reviewers.min_reviews);
+        END IF;
+        IF threshold > 0 THEN
+            RETURN QUERY EXECUTE format(
+                $sql$
+                WITH candidates AS (
+                    SELECT DISTINCT c.reviewer_id
+                    FROM generate_series($1::INTEGER, $2::INTEGER) AS y (period_year)
+                    CROSS JOIN LATERAL (
+                        SELECT r.reviewer_id
+                        FROM review_api.reviewer_rollups AS r
+                        WHERE r.period_year = y.period_year AND r.%1$I >= $3
+                    ) AS c
+                ),
+
+                totals AS (
+                    SELECT
+                        c.reviewer_id,
+                        a.*
+                    FROM candidates AS c
+                    CROSS JOIN LATERAL (
+                        SELECT
+                            count(*) AS review_count,
+                            sum(r.rating)::DOUBLE PRECISION / count(*) AS average_rating,
+                            count(*) FILTER (WHERE r.rating = 1) AS rating_1,
+                            count(*) FILTER (WHERE r.rating = 2) AS rating_2,
+                            count(*) FILTER (WHERE r.rating = 3) AS rating_3,
+                            count(*) FILTER (WHERE r.rating = 4) AS rating_4,
+                            count(*) FILTER (WHERE r.rating = 5) AS rating_5,
+                            count(*) FILTER (WHERE r.verified) AS verified_review_count,
+                            coalesce(sum(r.helpful_votes), 0) AS helpful_votes,
+                            min(r.review_date) AS first_review_date,
+                            max(r.review_date) AS last_review_date
+                        FROM review_api.reviews AS r
+                        WHERE
+                            r.reviewer_id = c.reviewer_id
+                            AND r.review_date >= $4
+                            AND r.review_date < $5
+                    ) AS a
+                )
+
+                SELECT
+                    t.reviewer_id,
+                    (
+                        SELECT n.reviewer_name
+                        FROM review_api.reviews AS n
+                        WHERE n.reviewer_id = t.reviewer_id AND n.reviewer_name IS NOT NULL
+                        ORDER BY n.review_time_unix DESC, n.review_index DESC
+                        LIMIT 1
+                    ) AS reviewer_name,
+                    t.review_count,
+                    t.average_rating,
+                    t.rating_1,
+                    t.rating_2,
+                    t.rating_3,
+                    t.rating_4,
+                    t.rating_5,
+                    t.verified_review_count,
+                    t.helpful_votes,
+                    t.first_review_date,
+                    t.last_review_date,
+                    t.%1$I::DOUBLE PRECISION AS sort_value
+                FROM totals AS t
+                WHERE
+                    t.review_count >= greatest($6, 1)
+                    AND (t.%1$I::DOUBLE PRECISION, t.reviewer_id) < ($7, $8)
+                ORDER BY t.%1$I DESC, t.reviewer_id DESC
+                LIMIT $9
+                $sql$,
+                top_reviewers.sort
+            ) USING
+                first_year,
+                last_year,
+                ceil(threshold::DOUBLE PRECISION / (last_year - first_year + 1))::BIGINT,
+                first_day,
+                end_day,
+                top_reviewers.min_reviews,
+                real_value,
+                real_id,
+                top_reviewers.max_rows;
+            RETURN;
+        END IF;
+        -- No threshold: fewer than max_rows reviewers seen on this page (a last page, or
+        -- max_rows NULL for every row): aggregate every reviewer.
+    END IF;
+
+    -- Any other range, sort or direction: every reviewer's aggregates over the range, from
+    -- one pass over reviews_reviewer_date_idx, then the page's rows by the sort value.
+    RETURN QUERY
     WITH totals AS (
         SELECT
             r.reviewer_id,
@@ -761,9 +1333,7 @@ AS $$
             min(r.review_date) AS first_review_date,
             max(r.review_date) AS last_review_date
         FROM review_api.reviews AS r
-        WHERE
-            r.review_date >= coalesce(top_reviewers.from_date, '-infinity'::DATE)
-            AND r.review_date < coalesce(top_reviewers.to_date + 1, 'infinity'::DATE)
+        WHERE r.review_date >= first_day AND r.review_date < end_day
         GROUP BY r.reviewer_id
         HAVING count(*) >= top_reviewers.min_reviews
     ),
@@ -778,78 +1348,101 @@ AS $$
                 WHEN 'verified_review_count' THEN t.verified_review_count::DOUBLE PRECISION
             END AS sort_value
         FROM totals AS t
-    ),
-
-    page AS (
-        SELECT
-            k.reviewer_id,
-            k.review_count,
-            k.average_rating,
-            k.rating_1,
-            k.rating_2,
-            k.rating_3,
-            k.rating_4,
-            k.rating_5,
-            k.verified_review_count,
-            k.helpful_votes,
-            k.first_review_date,
-            k.last_review_date,
-            k.sort_value
-        FROM keyed AS k
-        WHERE
-            CASE top_reviewers.sort_order
-                WHEN 'desc' THEN
-                    (k.sort_value, k.reviewer_id)
-                    < (
-                        coalesce(top_reviewers.after_value, 'Infinity'::DOUBLE PRECISION),
-                        coalesce(top_reviewers.after_id, '')
-                    )
-                ELSE
-                    (k.sort_value, k.reviewer_id)
-                    > (
-                        coalesce(top_reviewers.after_value, '-Infinity'::DOUBLE PRECISION),
-                        coalesce(top_reviewers.after_id, '')
-                    )
-            END
-        ORDER BY
-            CASE WHEN top_reviewers.sort_order = 'desc' THEN k.sort_value END DESC,
-            CASE WHEN top_reviewers.sort_order = 'desc' THEN k.reviewer_id END DESC,
-            k.sort_value ASC,
-            k.reviewer_id ASC
-        LIMIT top_reviewers.max_rows
     )
 
-    -- The latest name over all time, as the reviewer summary gives it (0004), for the page's
-    -- rows only.
     SELECT
-        p.reviewer_id,
+        k.reviewer_id,
         (
             SELECT n.reviewer_name
             FROM review_api.reviews AS n
-            WHERE
-                n.reviewer_id = p.reviewer_id
-                AND n.reviewer_name IS NOT NULL
+            WHERE n.reviewer_id = k.reviewer_id AND n.reviewer_name IS NOT NULL
             ORDER BY n.review_time_unix DESC, n.review_index DESC
             LIMIT 1
         ) AS reviewer_name,
-        p.review_count,
-        p.average_rating,
-        p.rating_1,
-        p.rating_2,
-        p.rating_3,
-        p.rating_4,
-        p.rating_5,
-        p.verified_review_count,
-        p.helpful_votes,
-        p.first_review_date,
-        p.last_review_date,
-        p.sort_value
-    FROM page AS p
+        k.review_count,
+        k.average_rating,
+        k.rating_1,
+        k.rating_2,
+        k.rating_3,
+        k.rating_4,
+        k.rating_5,
+        k.verified_review_count,
+        k.helpful_votes,
+        k.first_review_date,
+        k.last_review_date,
+        k.sort_value
+    FROM keyed AS k
+    WHERE
+        CASE
+            WHEN descending THEN (k.sort_value, k.reviewer_id) < (real_value, real_id)
+            ELSE (k.sort_value, k.reviewer_id) > (real_value, real_id)
+        END
     ORDER BY
-        CASE WHEN top_reviewers.sort_order = 'desc' THEN p.sort_value END DESC,
-        CASE WHEN top_reviewers.sort_order = 'desc' THEN p.reviewer_id END DESC,
-        p.sort_value ASC,
-        p.reviewer_id ASC
+        CASE WHEN descending THEN k.sort_value END DESC,
+        CASE WHEN descending THEN k.reviewer_id END DESC,
+        k.sort_value ASC,
+        k.reviewer_id ASC
+    LIMIT top_reviewers.max_rows;
+END
+$$;
+
+COMMENT ON FUNCTION review_api.top_reviewers(
+    DATE, DATE, review_api.ranking_sort, review_api.sort_order, INTEGER, INTEGER,  -- noqa: CP05
+    DOUBLE PRECISION, TEXT
+) IS $$
+Reviewers ranked by their reviews in an optional date range: most reviewed, best or worst rated, most helpful votes, most verified reviews.
+One row per reviewer with at least min_reviews reviews in the range, max_rows at most,
+ordered by sort in sort_order, ties by reviewer_id in the same direction (the order is total).
+A row carries the additive aggregates of the range: review count, average rating, rating
+distribution, verified reviews, helpful votes, first and last review day. Distinct counts
+(distinct products) are not there: they do not add up
+across periods, so no rollup can hold them; the reviewer's summary gives them.
+
+Pages are keyset pages: the next page is the call with after_value and after_id set to the
+sort_value and reviewer_id of the last row (rows strictly after them in the ranking's order;
+after_id NULL counts as the empty id). Never OFFSET: a deep page costs what the first does.
+A calendar year (from_date YYYY-01-01, to_date YYYY-12-31) or all time (no dates) reads the
+rollups (review_api.reviewer_rollups), one index range; any other range aggregates the reviews,
+by threshold pruning over the yearly rollups for review_count and helpful_votes descending.
+Every answer is exact: the same rows in the same order as aggregating the reviews.
+
+Examples, the most reviewed of 2016, the best rated with at least 10 reviews, the next page:
+SELECT * FROM review_api.top_reviewers('2016-01-01', '2016-12-31');
+SELECT * FROM review_api.top_reviewers(sort => 'average_rating', min_reviews => 10);
+SELECT * FROM review_api.top_reviewers(after_value => 42, after_id => 'B000068NW5');
+@route GET /v1/reviewers
+@returns list
+@param from_date from
+@param to_date to
+@param sort_order order
+@param max_rows limit
+@argument from_date First review day to include, YYYY-MM-DD (UTC calendar day), inclusive; 1900-01-01 to 2999-12-31, not after to. A calendar year (from YYYY-01-01 to YYYY-12-31) or no dates at all is read from the rollups.
+@argument to_date Last review day to include, YYYY-MM-DD (UTC calendar day), inclusive; 1900-01-01 to 2999-12-31, not before from.
+@argument sort What to rank by: review_count (default), average_rating, helpful_votes or verified_review_count.
+@argument sort_order desc (default), largest first, or asc, smallest first (the worst rated); ties by reviewer_id in the same direction.
+@argument min_reviews {"enum": [1, 5, 10, 25, 50, 100]} Only reviewers with at least this many reviews in the range: 1 (default), 5, 10, 25, 50 or 100, so that 2 five-star reviews do not top the best rated unless asked.
+@argument max_rows {"minimum": 1, "maximum": 100} Rows per page, 1 to 100 (default 20).
+@argument after_value The sort value of the previous page's last row (set by the cursor).
+@argument after_id The reviewer_id of the previous page's last row (set by the cursor).
+@limit max_rows
+@cursor after: after_value=sort_value after_id=reviewer_id
+@hidden sort_value
+@group rating_distribution rating_
+@range from_date to_date
+@column reviewer_id Reviewer (user) id.
+@column reviewer_name {"type": ["string", "null"]} The reviewer's latest display name over all time (as in the reviewer summary), null when none of their reviews carries one.
+@column review_count {"minimum": 1} Reviews in the range.
+@column average_rating {"minimum": 1, "maximum": 5} Mean star rating givenin the range, sum / count, unrounded.
+@column rating_distribution Reviews in the range per star rating, keys "1" to "5", always all five.
+@column rating_1 {"minimum": 0} Reviews in the range with 1 star.
+@column rating_2 {"minimum": 0} Reviews in the range with 2 stars.
+@column rating_3 {"minimum": 0} Reviews in the range with 3 stars.
+@column rating_4 {"minimum": 0} Reviews in the range with 4 stars.
+@column rating_5 {"minimum": 0} Reviews in the range with 5 stars.
+@column verified_review_count {"minimum": 0} Reviews in the range marked as verified purchases.
+@column helpful_votes {"minimum": 0} Sum of the helpful votes of the reviews in the range (no vote counts 0).
+@column first_review_date First review day in the range, YYYY-MM-DD (UTC).
+@column last_review_date Last review day in the range, YYYY-MM-DD (UTC).
 $$;
 
 -- 0005 revoked EXECUTE from PUBLIC on the functions that existed then, and 0008's default
@@ -871,3 +1464,6 @@ GRANT EXECUTE ON FUNCTION review_api.top_reviewers(
     DATE, DATE, review_api.ranking_sort, review_api.sort_order, INTEGER, INTEGER,  -- noqa: CP05
     DOUBLE PRECISION, TEXT
 ) TO reviews_reader;
+REVOKE EXECUTE ON FUNCTION review_api.rollup_period(DATE, DATE) FROM PUBLIC;  -- noqa: CP02
+GRANT EXECUTE ON FUNCTION review_api.rollup_period(DATE, DATE) TO reviews_reader;
+GRANT SELECT ON review_api.product_rollups, review_api.reviewer_rollups TO reviews_reader;
