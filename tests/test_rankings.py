@@ -11,8 +11,9 @@ each page's last row: the pages put together must be the oracle's ranking, with 
 and none missing.
 
 The rows are the suite's test rows plus TIES (products and reviewers equal on every sort key,
-so that only the id orders them) and EDGES (reviews at the first and last second of a year
-and of a month)."""
+so that only the id orders them), EARLY, LATE and SPREAD (yearly leaders that a range leaves
+out, for the threshold pruning) and EDGES (reviews at the first and last second of a year and
+of a month)."""
 
 from __future__ import annotations
 
@@ -117,10 +118,38 @@ def edge_reviews(start: int) -> list[Review]:
     ]
 
 
+def pruning_reviews(start: int) -> list[Review]:
+    """For the ranges that are not calendar years, where the yearly rollups only bound the
+    keys: EARLY and LATE are the most reviewed (and voted) products of 2015 and 2016 with
+    every review outside "mid-month, about 400 days"; SPREAD has fewer reviews in each of
+    those years than either, all inside that range, so more than either within it."""
+    plan = [
+        ("EARLY", date(2015, 1, 10), 30),
+        ("LATE", date(2016, 12, 1), 30),
+        ("SPREAD", date(2015, 12, 30), 12),
+        ("SPREAD", date(2016, 1, 2), 12),
+    ]
+    rows = []
+    for product, day, count in plan:
+        for _ in range(count):
+            rows.append(
+                make_review(
+                    start + len(rows),
+                    product=product,
+                    reviewer=f"R{product}",
+                    day=day,
+                    stars=4,
+                    votes=1078,
+                )
+            )
+    return rows
+
+
 @pytest.fixture(scope="module")
 def rows() -> list[Review]:
     reviews = generate_reviews()
     reviews += tie_reviews(start=len(reviews))
+    reviews += pruning_reviews(start=len(reviews))
     return reviews + edge_reviews(start=len(reviews))
 
 
@@ -302,6 +331,17 @@ def test_after_value_alone_starts_after_that_value(
                 None,
             )
             assert got == [as_row(entry) for entry in entries], (order, value)
+
+
+@pytest.mark.parametrize("sort", ["review_count", "helpful_votes"])
+@pytest.mark.parametrize("page", [1, 2, 3])
+def test_range_leaders_that_no_year_leads_are_found(
+    ranking_rows: Callable[[str, dict[str, Any]], list[Row]], sort: str, page: int
+) -> None:
+    """SPREAD leads "mid-month, about 400 days" although EARLY and LATE lead each of its
+    years: whatever the page size, the first page starts with SPREAD."""
+    arguments = arguments_of("mid-month, about 400 days", sort, "desc", 1, max_rows=page)
+    assert ranking_rows("top_products", arguments)[0][0] == "SPREAD"
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
