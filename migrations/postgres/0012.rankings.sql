@@ -130,6 +130,25 @@ COMMENT ON VIEW review_api.product_rollups IS
 'Review aggregates per product: one row per calendar year with reviews, and one for all time '
 '(period_year 0), as of the current load. Counts, sums and the rating distribution add up '
 'across years; no distinct counts (they do not add up).';
+COMMENT ON COLUMN review_api.product_rollups.period_year IS
+'Calendar year (UTC) of the reviews counted; 0 for all time.';
+COMMENT ON COLUMN review_api.product_rollups.product_id IS 'Product id (the ASIN).';
+COMMENT ON COLUMN review_api.product_rollups.review_count IS 'Reviews in the period (at least 1).';
+COMMENT ON COLUMN review_api.product_rollups.average_rating IS
+'Mean star rating of the period: sum / count in double precision, as the summaries compute it.';
+COMMENT ON COLUMN review_api.product_rollups.rating_1 IS 'Reviews of the period with 1 star.';
+COMMENT ON COLUMN review_api.product_rollups.rating_2 IS 'Reviews of the period with 2 stars.';
+COMMENT ON COLUMN review_api.product_rollups.rating_3 IS 'Reviews of the period with 3 stars.';
+COMMENT ON COLUMN review_api.product_rollups.rating_4 IS 'Reviews of the period with 4 stars.';
+COMMENT ON COLUMN review_api.product_rollups.rating_5 IS 'Reviews of the period with 5 stars.';
+COMMENT ON COLUMN review_api.product_rollups.verified_review_count IS
+'Reviews of the period marked as verified purchases.';
+COMMENT ON COLUMN review_api.product_rollups.helpful_votes IS
+'Sum of the helpful votes of the period''s reviews.';
+COMMENT ON COLUMN review_api.product_rollups.first_review_date IS
+'First review day (UTC) of the period.';
+COMMENT ON COLUMN review_api.product_rollups.last_review_date IS
+'Last review day (UTC) of the period.';
 
 COMMENT ON TABLE public.reviewer_rollups IS
 'Review aggregates per reviewer, one row per calendar year with reviews and one for all time '
@@ -184,6 +203,25 @@ COMMENT ON VIEW review_api.reviewer_rollups IS
 'Review aggregates per reviewer: one row per calendar year with reviews, and one for all time '
 '(period_year 0), as of the current load. Counts, sums and the rating distribution add up '
 'across years; no distinct counts (they do not add up).';
+COMMENT ON COLUMN review_api.reviewer_rollups.period_year IS
+'Calendar year (UTC) of the reviews counted; 0 for all time.';
+COMMENT ON COLUMN review_api.reviewer_rollups.reviewer_id IS 'Reviewer (user) id.';
+COMMENT ON COLUMN review_api.reviewer_rollups.review_count IS 'Reviews in the period (at least 1).';
+COMMENT ON COLUMN review_api.reviewer_rollups.average_rating IS
+'Mean star rating of the period: sum / count in double precision, as the summaries compute it.';
+COMMENT ON COLUMN review_api.reviewer_rollups.rating_1 IS 'Reviews of the period with 1 star.';
+COMMENT ON COLUMN review_api.reviewer_rollups.rating_2 IS 'Reviews of the period with 2 stars.';
+COMMENT ON COLUMN review_api.reviewer_rollups.rating_3 IS 'Reviews of the period with 3 stars.';
+COMMENT ON COLUMN review_api.reviewer_rollups.rating_4 IS 'Reviews of the period with 4 stars.';
+COMMENT ON COLUMN review_api.reviewer_rollups.rating_5 IS 'Reviews of the period with 5 stars.';
+COMMENT ON COLUMN review_api.reviewer_rollups.verified_review_count IS
+'Reviews of the period marked as verified purchases.';
+COMMENT ON COLUMN review_api.reviewer_rollups.helpful_votes IS
+'Sum of the helpful votes of the period''s reviews.';
+COMMENT ON COLUMN review_api.reviewer_rollups.first_review_date IS
+'First review day (UTC) of the period.';
+COMMENT ON COLUMN review_api.reviewer_rollups.last_review_date IS
+'Last review day (UTC) of the period.';
 
 CREATE PROCEDURE review_admin.fill_rollups(entity TEXT, source REGCLASS, target REGCLASS)
 LANGUAGE plpgsql
