@@ -90,6 +90,18 @@ def middle_of_largest_tie(
     return float(count), str(middle[0]), size
 
 
+def range_cursor_at(connection: psycopg.Connection[Any], rank: int) -> tuple[float, str]:
+    """The (review_count, product_id) at `rank` of the products' ranking over RANGE_400."""
+    row = connection.execute(
+        'SELECT count(*)::float8, "productID" FROM public.reviews'
+        " WHERE review_date >= %s::date AND review_date <= %s::date"
+        " GROUP BY 2 ORDER BY 1 DESC, 2 DESC OFFSET %s LIMIT 1",
+        (*RANGE_400, rank),
+    ).fetchone()
+    assert row is not None
+    return float(row[0]), str(row[1])
+
+
 def cases(connection: psycopg.Connection[Any]) -> list[Case]:
     year = busiest_year(connection)
     calendar = {"from_date": f"{year}-01-01", "to_date": f"{year}-12-31"}
@@ -99,6 +111,7 @@ def cases(connection: psycopg.Connection[Any]) -> list[Case]:
     tie_value, tie_id, tie_size = middle_of_largest_tie(
         connection, "product_rollups", "product_id", 0
     )
+    deep_range = range_cursor_at(connection, 1_000)
     top = "top_products"
     found = [
         Case(f"products, review_count, calendar year {year}, first page", top, calendar, 20),
@@ -153,6 +166,12 @@ def cases(connection: psycopg.Connection[Any]) -> list[Case]:
             50,
         ),
         Case(
+            "products, review_count, 400 days mid-month, page after rank 1,000",
+            top,
+            {**ranged, "after_value": deep_range[0], "after_id": deep_range[1]},
+            50,
+        ),
+        Case(
             "products, average_rating, min_reviews 10, 400 days mid-month",
             top,
             {**ranged, "sort": "average_rating", "min_reviews": 10},
@@ -172,6 +191,12 @@ def cases(connection: psycopg.Connection[Any]) -> list[Case]:
             20,
         ),
         Case("reviewers, review_count, 400 days mid-month", "top_reviewers", ranged, 50),
+        Case(
+            "reviewers, average_rating, min_reviews 10, 400 days mid-month",
+            "top_reviewers",
+            {**ranged, "sort": "average_rating", "min_reviews": 10},
+            1500,
+        ),
     ]
     return found
 
@@ -193,6 +218,13 @@ def execution_ms(connection: psycopg.Connection[Any], query: sql.Composed) -> fl
     match = re.search(r"Execution Time: ([0-9.]+) ms", text)
     assert match, text
     return float(match.group(1))
+
+
+def plan_only(notice: str) -> str:
+    """auto_explain's `duration: ... plan:` line and the plan, the query text left out."""
+    lines = notice.splitlines()
+    start = next((n for n, line in enumerate(lines) if "(cost=" in line), len(lines))
+    return "\n".join([lines[0], *lines[start:]])
 
 
 def run(database_url: str, runs: int) -> list[Case]:
@@ -218,8 +250,9 @@ def run(database_url: str, runs: int) -> list[Case]:
             connection.execute(query).fetchall()
             connection.execute("SET auto_explain.log_min_duration = -1")
             connection.remove_notice_handler(collect)
-            # The inner statements' plans; not the outer call's (a Function Scan).
-            case.plans = [n for n in notices if "Function Scan on top_" not in n]
+            # The inner statements' plans, without their text (in the migration); not the
+            # outer call's (a Function Scan).
+            case.plans = [plan_only(n) for n in notices if "Function Scan on top_" not in n]
             case.text = query.as_string(connection)
     return found
 
