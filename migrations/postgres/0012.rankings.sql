@@ -285,8 +285,10 @@ COMMENT ON PROCEDURE review_admin.fill_rollups (TEXT, REGCLASS, REGCLASS) IS
 
 -- Load steps for the rollups (service/load/loader.py drives them after the staged reviews
 -- are vacuumed, on two sessions at once): stage_rollups('product') and ('reviewer'), then
--- build_staging_rollup_index for each of staging_rollup_indexes(), then VACUUM (FREEZE,
--- ANALYZE) of both staging copies; publish_staging_table swaps them in with the reviews.
+-- build_staging_rollup_index for each of staging_rollup_indexes() of that entity, then
+-- VACUUM (FREEZE, ANALYZE) of its staging copy, each step as soon as a session is free and
+-- the previous step of the entity is done; publish_staging_table swaps them in with the
+-- reviews.
 
 CREATE PROCEDURE review_admin.copy_table_settings(live REGCLASS, staging REGCLASS)
 LANGUAGE plpgsql
@@ -417,22 +419,28 @@ COMMENT ON PROCEDURE review_admin.stage_rollups (TEXT) IS
 'filled from the staged reviews (vacuumed, so that their covering indexes are read in order).';
 
 CREATE FUNCTION review_admin.staging_rollup_indexes()
-RETURNS TABLE (index_name NAME)
+RETURNS TABLE (entity TEXT, index_name NAME)
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog
 AS $$
-    -- Largest first, so that the sessions finish at about the same time.
-    SELECT index_class.relname AS index_name
+    -- Each with the entity whose rollups it indexes: the loader builds a table's indexes
+    -- as soon as that table is filled. Largest first, so that the sessions finish at about
+    -- the same time.
+    SELECT
+        replace(table_class.relname, '_rollups', '') AS entity,
+        index_class.relname AS index_name
     FROM pg_index AS ix
     INNER JOIN pg_class AS index_class ON ix.indexrelid = index_class.oid
+    INNER JOIN pg_class AS table_class ON ix.indrelid = table_class.oid
     WHERE ix.indrelid IN ('public.product_rollups'::REGCLASS, 'public.reviewer_rollups'::REGCLASS)
     ORDER BY index_class.relpages DESC, index_class.relname ASC;
 $$;
 
 COMMENT ON FUNCTION review_admin.staging_rollup_indexes() IS
 'Load step 5: the indexes of public.product_rollups and reviewer_rollups that '
-'review_admin.build_staging_rollup_index must build on their staging copies, largest first.';
+'review_admin.build_staging_rollup_index must build on their staging copies, largest first, '
+'each with its entity (product or reviewer).';
 
 CREATE PROCEDURE review_admin.build_staging_rollup_index(index_name NAME)
 LANGUAGE plpgsql

@@ -676,24 +676,52 @@ async def _stage_rollups(
     options: LoadOptions,
 ) -> None:
     """The rollups (migration 0012) of the staged reviews, once these are vacuumed (their
-    covering indexes are read in order): built side by side (products, reviewers), then
-    indexed side by side, vacuumed, and all-visible like the staged reviews, before the
-    publish swaps them in with the reviews."""
+    covering indexes are read in order): for each entity, filled, indexed and vacuumed, each
+    job on the first session free once the entity's previous jobs are done (the product
+    rollups, smaller, are indexed while the reviewer rollups are still being filled); then
+    all-visible like the staged reviews, before the publish swaps them in with them."""
     connection = sessions[0]
-    async with _step("building the rollups", stream):
-        await _share_out(
-            sessions,
-            [functools.partial(queries.stage_rollups, entity=e) for e in ("reviewer", "product")],
-        )
-    async with _step("indexing the rollups", stream):
-        names = [str(row["index_name"]) async for row in queries.staging_rollup_indexes(connection)]
-        await _share_out(
-            sessions,
-            [functools.partial(queries.build_staging_rollup_index, index_name=n) for n in names],
-        )
-    async with _step("vacuuming and analysing the rollups", stream):
+    async with _step("building, indexing and vacuuming the rollups", stream):
+        indexes = [
+            (str(row["entity"]), str(row["index_name"]))
+            async for row in queries.staging_rollup_indexes(connection)
+        ]
+        entities = ("reviewer", "product")  # the larger first
+        filled = {entity: asyncio.Event() for entity in entities}
+        indexed = {entity: [name for e, name in indexes if e == entity] for entity in entities}
+        vacuums = {
+            "product": queries.vacuum_staging_product_rollups,
+            "reviewer": queries.vacuum_staging_reviewer_rollups,
+        }
+
+        async def fill(session: asyncpg.Connection, entity: str) -> None:
+            await queries.stage_rollups(session, entity=entity)
+            filled[entity].set()
+
+        async def index(session: asyncpg.Connection, entity: str, name: str) -> None:
+            await filled[entity].wait()
+            await queries.build_staging_rollup_index(session, index_name=name)
+            indexed[entity].remove(name)
+
+        async def vacuum(session: asyncpg.Connection, entity: str) -> None:
+            await filled[entity].wait()
+            while indexed[entity]:  # built by the other sessions meanwhile
+                await asyncio.sleep(0.1)
+            await vacuums[entity](session)
+
+        jobs: list[Callable[[asyncpg.Connection], Any]] = [
+            functools.partial(fill, entity=entity) for entity in entities
+        ]
+        # The product rollups' indexes first: they are ready first.
+        for entity in ("product", "reviewer"):
+            jobs += [
+                functools.partial(index, entity=entity, name=name)
+                for e, name in indexes
+                if e == entity
+            ]
+        jobs += [functools.partial(vacuum, entity=entity) for entity in ("product", "reviewer")]
+        await _share_out(sessions, jobs)
         rollups_end_xid = str(await queries.copy_end_xid(connection))
-        await queries.vacuum_staging_rollups(connection)
         await _readers_permitting(
             wait_until_all_visible(
                 connection,

@@ -121,20 +121,25 @@ WHERE age(r.xmin) > age(cast(:copy_end_xid AS TEXT)::XID8::XID);
 CALL review_admin.stage_rollups(:entity);
 
 -- name: staging_rollup_indexes()
--- Load step 5: the names of the rollup tables' indexes to build on their staging copies,
--- largest first; the loader builds them on several sessions at once.
-SELECT s.index_name
+-- Load step 5: the rollup tables' indexes to build on their staging copies, each with its
+-- entity (product, reviewer), largest first; the loader builds them on several sessions at
+-- once, those of an entity once its rollups are staged.
+SELECT
+    s.entity,
+    s.index_name
 FROM review_admin.staging_rollup_indexes() AS s;
 
 -- name: build_staging_rollup_index(index_name)!
 -- Load step 5, one index: build the rollup index `index_name` on its staging copy.
 CALL review_admin.build_staging_rollup_index(:index_name);
 
--- name: vacuum_staging_rollups()!
--- Load step 5: as vacuum_staging_table, for the staged rollups.
-VACUUM (FREEZE, ANALYZE)
-review_admin.product_rollups_staging,
-review_admin.reviewer_rollups_staging;
+-- name: vacuum_staging_product_rollups()!
+-- Load step 5: as vacuum_staging_table, for the staged product rollups, once indexed.
+VACUUM (FREEZE, ANALYZE) review_admin.product_rollups_staging;
+
+-- name: vacuum_staging_reviewer_rollups()!
+-- Load step 5: as vacuum_staging_table, for the staged reviewer rollups, once indexed.
+VACUUM (FREEZE, ANALYZE) review_admin.reviewer_rollups_staging;
 
 -- name: revacuum_staging_rollups()!
 -- Load step 5, again: mark the pages an older snapshot kept VACUUM from marking.
