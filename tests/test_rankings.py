@@ -345,6 +345,17 @@ def test_range_leaders_that_no_year_leads_are_found(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
+def test_null_sort_order_and_min_reviews_are_the_defaults(
+    ranking_rows: Callable[[str, dict[str, Any]], list[Row]], rows: list[Review], kind: str
+) -> None:
+    """A BI user's explicit NULLs (the API always passes values)."""
+    expected_ranking, function, _ = KINDS[kind]
+    arguments = arguments_of("all time", "review_count", "desc", 1, max_rows=None)
+    arguments.update(sort=None, sort_order=None, min_reviews=None)
+    assert ranking_rows(function, arguments) == [as_row(e) for e in expected_ranking(rows)]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_defaults_are_the_first_page_by_review_count(
     reader: psycopg.Connection[Row], rows: list[Review], kind: str
 ) -> None:

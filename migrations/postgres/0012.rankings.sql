@@ -18,6 +18,7 @@
 -- after the last row's (sort_value, id), compared as a row, (key, id) < (after_value,
 -- after_id) descending, > ascending; never OFFSET, whose cost grows with the depth.
 -- after_id NULL with an after_value counts as the empty id, which sorts before every id.
+-- A NULL sort, sort_order or min_reviews is the default ('review_count', 'desc', 1).
 
 CREATE TYPE review_api.ranking_sort AS ENUM (  -- noqa: CP05
     'review_count', 'average_rating', 'helpful_votes', 'verified_review_count'
@@ -726,7 +727,7 @@ DECLARE
     rollup_year SMALLINT := review_api.rollup_period(top_products.from_date, top_products.to_date);
     first_day DATE := coalesce(top_products.from_date, '-infinity'::DATE);
     end_day DATE := coalesce(top_products.to_date + 1, 'infinity'::DATE);
-    descending BOOLEAN := top_products.sort_order = 'desc';
+    descending BOOLEAN := coalesce(top_products.sort_order, 'desc') = 'desc';
     -- The cursor as bounds of a row comparison. A double key compares with after_value
     -- itself; an integer key (an index on an INTEGER or BIGINT column is not used against a
     -- double) with after_value rounded up, and with the empty id when that rounding moved
@@ -744,6 +745,9 @@ DECLARE
     last_year SMALLINT;
     threshold BIGINT;
 BEGIN
+    -- NULL is the default (the API always passes a value; a BI user may pass NULL).
+    top_products.sort := coalesce(top_products.sort, 'review_count');
+    top_products.min_reviews := coalesce(top_products.min_reviews, 1);
     IF rollup_year IS NOT NULL THEN
         -- A calendar year or all time: the page is one range of the rollup index of the
         -- sort key, (period_year, key, product_id), from the cursor on, in either direction;
@@ -1056,6 +1060,7 @@ SELECT * FROM review_api.top_products(sort => 'average_rating', min_reviews => 1
 SELECT * FROM review_api.top_products(after_value => 42, after_id => 'B000068NW5');
 @route GET /v1/products
 @returns list
+@example {"items": [{"product_id": "B06WLFWURY", "review_count": 345, "average_rating": 4.046376811594203, "rating_distribution": {"1": 32, "2": 16, "3": 47, "4": 59, "5": 191}, "verified_review_count": 314, "helpful_votes": 241, "first_review_date": "2016-01-01", "last_review_date": "2016-12-31"}, {"product_id": "B00VT5M827", "review_count": 288, "average_rating": 4.649305555555555, "rating_distribution": {"1": 3, "2": 4, "3": 18, "4": 41, "5": 222}, "verified_review_count": 267, "helpful_votes": 231, "first_review_date": "2016-01-01", "last_review_date": "2016-12-30"}], "next": "/v1/products?from=2016-01-01&to=2016-12-31&limit=2&after=eyJ2IjoiMSIsInEiOiJiZTQ4MWRmYTY4MmM5YzY4IiwiayI6WzI4OC4wLCJCMDBWVDVNODI3Il19"}
 @param from_date from
 @param to_date to
 @param sort_order order
@@ -1129,7 +1134,7 @@ DECLARE
     rollup_year SMALLINT := review_api.rollup_period(top_reviewers.from_date, top_reviewers.to_date);
     first_day DATE := coalesce(top_reviewers.from_date, '-infinity'::DATE);
     end_day DATE := coalesce(top_reviewers.to_date + 1, 'infinity'::DATE);
-    descending BOOLEAN := top_reviewers.sort_order = 'desc';
+    descending BOOLEAN := coalesce(top_reviewers.sort_order, 'desc') = 'desc';
     -- The cursor as bounds of a row comparison. A double key compares with after_value
     -- itself; an integer key (an index on an INTEGER or BIGINT column is not used against a
     -- double) with after_value rounded up, and with the empty id when that rounding moved
@@ -1147,6 +1152,9 @@ DECLARE
     last_year SMALLINT;
     threshold BIGINT;
 BEGIN
+    -- NULL is the default (the API always passes a value; a BI user may pass NULL).
+    top_reviewers.sort := coalesce(top_reviewers.sort, 'review_count');
+    top_reviewers.min_reviews := coalesce(top_reviewers.min_reviews, 1);
     IF rollup_year IS NOT NULL THEN
         -- A calendar year or all time: the page is one range of the rollup index of the
         -- sort key, (period_year, key, reviewer_id), from the cursor on, in either direction;
@@ -1480,6 +1488,7 @@ SELECT * FROM review_api.top_reviewers(sort => 'average_rating', min_reviews => 
 SELECT * FROM review_api.top_reviewers(after_value => 42, after_id => 'B000068NW5');
 @route GET /v1/reviewers
 @returns list
+@example {"items": [{"reviewer_id": "A967DKFSD3GG8R", "reviewer_name": "Wei Kim", "review_count": 16, "average_rating": 4.5625, "rating_distribution": {"1": 0, "2": 0, "3": 1, "4": 5, "5": 10}, "verified_review_count": 16, "helpful_votes": 9701, "first_review_date": "2012-02-02", "last_review_date": "2018-01-15"}, {"reviewer_id": "AE4JWCDW18T48K", "reviewer_name": "J\u00fcrgen Novak", "review_count": 36, "average_rating": 4.305555555555555, "rating_distribution": {"1": 4, "2": 0, "3": 1, "4": 7, "5": 24}, "verified_review_count": 34, "helpful_votes": 2200, "first_review_date": "2010-05-13", "last_review_date": "2018-09-16"}], "next": "/v1/reviewers?sort=helpful_votes&limit=2&after=eyJ2IjoiMSIsInEiOiI3Mjg4YzFkYTE1OWExOGMyIiwiayI6WzIyMDAuMCwiQUU0SldDRFcxOFQ0OEsiXX0"}
 @param from_date from
 @param to_date to
 @param sort_order order

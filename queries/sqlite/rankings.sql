@@ -9,7 +9,8 @@
 -- direction asked; a keyset page: the rows after (after_value, after_id) in that order,
 -- compared as a row value, after_id NULL counting as the empty id; at most max_rows rows
 -- (NULL: all). The date bounds, the average and the vote rule are those of summaries.sql
--- (see there why). sort and sort_order are the enum labels as text.
+-- (see there why). sort and sort_order are the enum labels as text; NULL sort, sort_order
+-- and min_reviews are the defaults ('review_count', 'desc', 1), as in PostgreSQL.
 --
 -- The name lines below are longer than the line limit: aiosql needs each on one line.
 -- noqa: disable=LT05
@@ -56,13 +57,13 @@ totals AS (
         coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date
     FROM period_reviews
     GROUP BY product_id
-    HAVING count(*) >= :min_reviews
+    HAVING count(*) >= coalesce(:min_reviews, 1)
 ),
 
 keyed AS (
     SELECT
         t.*,
-        CASE :sort
+        CASE coalesce(:sort, 'review_count')
             WHEN 'review_count' THEN cast(t.review_count AS REAL)
             WHEN 'average_rating' THEN t.average_rating
             WHEN 'helpful_votes' THEN cast(t.helpful_votes AS REAL)
@@ -87,7 +88,7 @@ SELECT
     k.sort_value
 FROM keyed AS k
 WHERE
-    CASE :sort_order
+    CASE coalesce(:sort_order, 'desc')
         WHEN 'desc'
             THEN
                 (k.sort_value, k.product_id)
@@ -96,8 +97,8 @@ WHERE
             (k.sort_value, k.product_id) > (coalesce(:after_value, -9e999), coalesce(:after_id, ''))
     END
 ORDER BY
-    CASE WHEN :sort_order = 'desc' THEN k.sort_value END DESC,
-    CASE WHEN :sort_order = 'desc' THEN k.product_id END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.sort_value END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.product_id END DESC,
     k.sort_value ASC,
     k.product_id ASC
 LIMIT coalesce(:max_rows, -1);
@@ -144,13 +145,13 @@ totals AS (
         coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date
     FROM period_reviews
     GROUP BY reviewer_id
-    HAVING count(*) >= :min_reviews
+    HAVING count(*) >= coalesce(:min_reviews, 1)
 ),
 
 keyed AS (
     SELECT
         t.*,
-        CASE :sort
+        CASE coalesce(:sort, 'review_count')
             WHEN 'review_count' THEN cast(t.review_count AS REAL)
             WHEN 'average_rating' THEN t.average_rating
             WHEN 'helpful_votes' THEN cast(t.helpful_votes AS REAL)
@@ -185,7 +186,7 @@ SELECT
     k.sort_value
 FROM keyed AS k
 WHERE
-    CASE :sort_order
+    CASE coalesce(:sort_order, 'desc')
         WHEN 'desc'
             THEN
                 (k.sort_value, k.reviewer_id)
@@ -195,8 +196,8 @@ WHERE
             > (coalesce(:after_value, -9e999), coalesce(:after_id, ''))
     END
 ORDER BY
-    CASE WHEN :sort_order = 'desc' THEN k.sort_value END DESC,
-    CASE WHEN :sort_order = 'desc' THEN k.reviewer_id END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.sort_value END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.reviewer_id END DESC,
     k.sort_value ASC,
     k.reviewer_id ASC
 LIMIT coalesce(:max_rows, -1);
