@@ -9,17 +9,21 @@ from __future__ import annotations
 from datetime import date
 
 __all__ = [
+    "after_cursor",
     "dataset_summary",
     "date",
     "product_monthly",
+    "product_ranking",
     "product_reviews",
     "product_summaries",
     "product_summary",
     "review_sort_value",
     "reviewer_monthly",
+    "reviewer_ranking",
     "reviewer_reviews",
     "reviewer_summaries",
     "reviewer_summary",
+    "rollups",
 ]
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -251,3 +255,104 @@ def _date_extent(reviews: list[Review]) -> dict[str, str | None]:
         "first_review_date": min(days).isoformat() if days else None,
         "last_review_date": max(days).isoformat() if days else None,
     }
+
+
+# --- Rankings (review_api.top_products / top_reviewers, GET /v1/products, /v1/reviewers) ----
+
+RANKING_SORTS = ("review_count", "average_rating", "helpful_votes", "verified_review_count")
+MIN_REVIEWS = (1, 5, 10, 25, 50, 100)
+
+
+def product_ranking(
+    reviews: list[Review],
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    sort: str = "review_count",
+    order: str = "desc",
+    min_reviews: int = 1,
+) -> list[dict[str, Any]]:
+    """Every product with at least `min_reviews` reviews in the period, in ranking order:
+    by `sort` (its value as a float), ties by product id, both in `order`. Each entry holds
+    the HTTP item's fields, and `sort_value` (the hidden column a cursor reads)."""
+    return _ranking(
+        reviews, lambda r: r.productID, "product_id", date_from, date_to, sort, order, min_reviews
+    )
+
+
+def reviewer_ranking(
+    reviews: list[Review],
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    sort: str = "review_count",
+    order: str = "desc",
+    min_reviews: int = 1,
+) -> list[dict[str, Any]]:
+    """As product_ranking, by reviewer; each entry also holds the reviewer's latest name
+    over all time (as the reviewer summary)."""
+    ranked = _ranking(
+        reviews, lambda r: r.reviewerID, "reviewer_id", date_from, date_to, sort, order, min_reviews
+    )
+    for entry in ranked:
+        own = [r for r in reviews if r.reviewerID == entry["reviewer_id"]]
+        named = [r for r in own if r.reviewerName is not None]
+        latest = max(named, key=lambda r: (r.unixReviewTime, r.index), default=None)
+        entry["reviewer_name"] = latest.reviewerName if latest else None
+    return [
+        {"reviewer_id": e.pop("reviewer_id"), "reviewer_name": e.pop("reviewer_name"), **e}
+        for e in ranked
+    ]
+
+
+def after_cursor(
+    ranked: list[dict[str, Any]],
+    id_field: str,
+    order: str,
+    after_value: float | None,
+    after_id: str | None,
+) -> list[dict[str, Any]]:
+    """The entries strictly after (after_value, after_id) in the ranking's order; an
+    after_id of None counts as the empty id (before every id), no after_value as no cursor."""
+    if after_value is None:
+        return ranked
+    bound = (after_value, after_id or "")
+    if order == "desc":
+        return [e for e in ranked if (e["sort_value"], e[id_field]) < bound]
+    return [e for e in ranked if (e["sort_value"], e[id_field]) > bound]
+
+
+def _ranking(
+    reviews: list[Review],
+    id_of: Any,
+    id_field: str,
+    date_from: date | None,
+    date_to: date | None,
+    sort: str,
+    order: str,
+    min_reviews: int,
+) -> list[dict[str, Any]]:
+    chosen = _in_period(reviews, date_from, date_to)
+    grouped: dict[str, list[Review]] = {}
+    for review in chosen:
+        grouped.setdefault(id_of(review), []).append(review)
+    entries = []
+    for entity_id, own in grouped.items():
+        if len(own) < min_reviews:
+            continue
+        entry = {id_field: entity_id, **_aggregates(own), **_date_extent(own)}
+        entry["sort_value"] = float(entry[sort])
+        entries.append(entry)
+    # Python compares str by code point, which is the byte order of UTF-8: the "C" collation.
+    entries.sort(key=lambda e: (e["sort_value"], e[id_field]), reverse=order == "desc")
+    return entries
+
+
+def rollups(reviews: list[Review], id_of: Any) -> dict[tuple[int, str], dict[str, Any]]:
+    """The rows public.product_rollups / reviewer_rollups must hold, keyed (period_year, id):
+    each id's aggregates per calendar year (UTC) with reviews, and over all time (year 0)."""
+    grouped: dict[tuple[int, str], list[Review]] = {}
+    for review in reviews:
+        for period in (review.day.year, 0):
+            grouped.setdefault((period, id_of(review)), []).append(review)
+    return {key: {**_aggregates(own), **_date_extent(own)} for key, own in grouped.items()}

@@ -170,6 +170,8 @@ def test_the_publish_refuses_a_dependent_view_created_during_the_load(
     loads_before = data_loads(database)
     with psycopg.connect(database.owner_url, autocommit=True) as owner:
         owner.execute("CALL review_admin.create_staging_table()")
+        owner.execute("CALL review_admin.stage_rollups('product')")  # migration 0012
+        owner.execute("CALL review_admin.stage_rollups('reviewer')")
         owner.execute(
             sql.SQL("CREATE VIEW public.late_view AS SELECT count(*) FROM public.reviews")
         )

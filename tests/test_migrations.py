@@ -22,6 +22,7 @@ MIGRATION_IDS = [
     "0009.api-annotations",
     "0010.monthly-trends",
     "0011.batches-reviews-dataset",
+    "0012.rankings",
 ]
 
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -326,6 +327,7 @@ async def _load_into_postgres(
                     connection, queries, copy_end_xid, options.wait_s, progress.say
                 )
             )
+        await _stage_rollups(sessions, queries, stream, progress, options)
         source_checksum = await checksum
 
         async def lock_still_held() -> None:
@@ -660,10 +662,104 @@ async def _build_indexes(sessions: list[asyncpg.Connection], queries: Any) -> No
     """Build the live table's indexes on the staged rows, each session taking the next
     index (largest first) as soon as it is free. Database errors propagate to the step."""
     waiting = [str(row["index_name"]) async for row in queries.staging_indexes(sessions[0])]
+    await _share_out(
+        sessions,
+        [functools.partial(queries.build_staging_index, index_name=name) for name in waiting],
+    )
+
+
+async def _stage_rollups(
+    sessions: list[asyncpg.Connection],
+    queries: Any,
+    stream: TextIO | None,
+    progress: Progress,
+    options: LoadOptions,
+) -> None:
+    """The rollups (migration 0012) of the staged reviews, once these are vacuumed (their
+    covering indexes are read in order): for each entity, filled, indexed and vacuumed, each
+    job on the first session free once the entity's previous jobs are done (the product
+    rollups, smaller, are indexed while the reviewer rollups are still being filled); then
+    all-visible like the staged reviews, before the publish swaps them in with them."""
+    connection = sessions[0]
+    async with _step("building, indexing and vacuuming the rollups", stream):
+        indexes = [
+            (str(row["entity"]), str(row["index_name"]))
+            async for row in queries.staging_rollup_indexes(connection)
+        ]
+        entities = ("reviewer", "product")  # the larger first
+        filled = {entity: asyncio.Event() for entity in entities}
+        indexed = {entity: [name for e, name in indexes if e == entity] for entity in entities}
+        vacuums = {
+            "product": queries.vacuum_staging_product_rollups,
+            "reviewer": queries.vacuum_staging_reviewer_rollups,
+        }
+
+        async def fill(session: asyncpg.Connection, entity: str) -> None:
+            await queries.stage_rollups(session, entity=entity)
+            filled[entity].set()
+
+        async def index(session: asyncpg.Connection, entity: str, name: str) -> None:
+            await filled[entity].wait()
+            await queries.build_staging_rollup_index(session, index_name=name)
+            indexed[entity].remove(name)
+
+        async def vacuum(session: asyncpg.Connection, entity: str) -> None:
+            await filled[entity].wait()
+            while indexed[entity]:  # built by the other sessions meanwhile
+                await asyncio.sleep(0.1)
+            await vacuums[entity](session)
+
+        jobs: list[Callable[[asyncpg.Connection], Any]] = [
+            functools.partial(fill, entity=entity) for entity in entities
+        ]
+        # The product rollups' indexes first: they are ready first.
+        for entity in ("product", "reviewer"):
+            jobs += [
+                functools.partial(index, entity=entity, name=name)
+                for e, name in indexes
+                if e == entity
+            ]
+        jobs += [functools.partial(vacuum, entity=entity) for entity in ("product", "reviewer")]
+        await _share_out(sessions, jobs)
+        rollups_end_xid = str(await queries.copy_end_xid(connection))
+        await _readers_permitting(
+            wait_until_all_visible(
+                connection,
+                _RollupVisibility(queries),
+                rollups_end_xid,
+                options.wait_s,
+                progress.say,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class _RollupVisibility:
+    """The queries wait_until_all_visible asks about the staged reviews, asked about the
+    staged rollups instead."""
+
+    queries: Any
+
+    def staging_visibility(self, connection: asyncpg.Connection) -> Any:
+        return self.queries.staging_rollups_visibility(connection)
+
+    def snapshot_holders(self, connection: asyncpg.Connection, **arguments: Any) -> Any:
+        return self.queries.snapshot_holders(connection, **arguments)
+
+    def revacuum_staging_table(self, connection: asyncpg.Connection) -> Any:
+        return self.queries.revacuum_staging_rollups(connection)
+
+
+async def _share_out(
+    sessions: list[asyncpg.Connection], jobs: list[Callable[[asyncpg.Connection], Any]]
+) -> None:
+    """Run each job (awaited with a session) on the first session free, in order. Database
+    errors propagate to the step."""
+    waiting = list(jobs)
 
     async def build_on(session: asyncpg.Connection) -> None:
         while waiting:
-            await queries.build_staging_index(session, index_name=waiting.pop(0))
+            await waiting.pop(0)(session)
 
     builders = [asyncio.create_task(build_on(session)) for session in sessions]
     try:

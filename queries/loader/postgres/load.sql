@@ -115,6 +115,50 @@ SELECT
 FROM pg_catalog.pg_replication_slots AS r
 WHERE age(r.xmin) > age(cast(:copy_end_xid AS TEXT)::XID8::XID);
 
+-- name: stage_rollups(entity)!
+-- Load step 5, after the staged reviews are vacuumed: the rollups of entity ('product' or
+-- 'reviewer') in review_admin.<entity>_rollups_staging, without indexes (migration 0012).
+CALL review_admin.stage_rollups(:entity);
+
+-- name: staging_rollup_indexes()
+-- Load step 5: the rollup tables' indexes to build on their staging copies, each with its
+-- entity (product, reviewer), largest first; the loader builds them on several sessions at
+-- once, those of an entity once its rollups are staged.
+SELECT
+    s.entity,
+    s.index_name
+FROM review_admin.staging_rollup_indexes() AS s;
+
+-- name: build_staging_rollup_index(index_name)!
+-- Load step 5, one index: build the rollup index `index_name` on its staging copy.
+CALL review_admin.build_staging_rollup_index(:index_name);
+
+-- name: vacuum_staging_product_rollups()!
+-- Load step 5: as vacuum_staging_table, for the staged product rollups, once indexed.
+VACUUM (FREEZE, ANALYZE) review_admin.product_rollups_staging;
+
+-- name: vacuum_staging_reviewer_rollups()!
+-- Load step 5: as vacuum_staging_table, for the staged reviewer rollups, once indexed.
+VACUUM (FREEZE, ANALYZE) review_admin.reviewer_rollups_staging;
+
+-- name: revacuum_staging_rollups()!
+-- Load step 5, again: mark the pages an older snapshot kept VACUUM from marking.
+VACUUM (FREEZE)
+review_admin.product_rollups_staging,
+review_admin.reviewer_rollups_staging;
+
+-- name: staging_rollups_visibility()^
+-- Load step 5: pages of the staged rollups, and how many VACUUM marked all-visible.
+SELECT
+    sum(c.relpages) AS relpages,
+    sum(c.relallvisible) AS relallvisible
+FROM pg_catalog.pg_class AS c
+WHERE
+    c.oid IN (
+        'review_admin.product_rollups_staging'::REGCLASS,
+        'review_admin.reviewer_rollups_staging'::REGCLASS
+    );
+
 -- name: publish_staging_table(source_name, source_checksum, expected_rows, started_at)!
 -- Load step 6: check the row count and swap the staged rows in. Called in a transaction the
 -- loader commits; lock_not_available when a reader held a table for 200 ms (retried).

@@ -1,0 +1,203 @@
+-- Rankings over the original SQLite development file (table "reviews", camelCase
+-- columns): the same names, parameters and result columns as the PostgreSQL functions
+-- review_api.top_products and review_api.top_reviewers (migrations/postgres/0012.rankings.sql),
+-- which the API serves on PostgreSQL. SQLite reads the raw table: the development dialect
+-- favours simplicity, and a user's original file, which has no rollups, must keep working.
+--
+-- Every entity with at least min_reviews reviews in the range, ordered by the sort value
+-- (as a double), ties by id (byte order, as PostgreSQL's "C" collation), both in the
+-- direction asked; a keyset page: the rows after (after_value, after_id) in that order,
+-- compared as a row value, after_id NULL counting as the empty id; at most max_rows rows
+-- (NULL: all). The date bounds, the average and the vote rule are those of summaries.sql
+-- (see there why). sort and sort_order are the enum labels as text; NULL sort, sort_order
+-- and min_reviews are the defaults ('review_count', 'desc', 1), as in PostgreSQL.
+--
+-- The name lines below are longer than the line limit: aiosql needs each on one line.
+-- noqa: disable=LT05
+
+-- name: top_products(from_date, to_date, sort, sort_order, min_reviews, max_rows, after_value, after_id)
+-- A page of the product ranking between two optional ISO dates (inclusive), after a cursor.
+WITH period_reviews AS (
+    SELECT
+        r."productID" AS product_id,
+        r."overall" AS rating,
+        r."verified" AS verified,
+        trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
+        r."unixReviewTime" AS review_time
+    FROM "reviews" AS r
+    WHERE
+        r."unixReviewTime" >= coalesce(unixepoch(:from_date), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:to_date, '+1 day'), 9223372036854775807)
+),
+
+totals AS (
+    SELECT
+        product_id,
+        count(*) AS review_count,
+        cast(sum(rating) AS REAL) / count(*) AS average_rating,
+        count(*) FILTER (WHERE rating = 1) AS rating_1,
+        count(*) FILTER (WHERE rating = 2) AS rating_2,
+        count(*) FILTER (WHERE rating = 3) AS rating_3,
+        count(*) FILTER (WHERE rating = 4) AS rating_4,
+        count(*) FILTER (WHERE rating = 5) AS rating_5,
+        count(*) FILTER (WHERE verified = 1) AS verified_review_count,
+        coalesce(sum(
+            CASE
+                WHEN
+                    vote GLOB '[0-9]*'
+                    AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
+                    AND (instr(vote, ',') = 0 OR vote = printf('%,d', replace(vote, ',', '')))
+                    AND length(ltrim(replace(vote, ',', ''), '0')) <= 10
+                    AND cast(replace(vote, ',', '') AS INTEGER) <= 2147483647
+                    THEN cast(replace(vote, ',', '') AS INTEGER)
+                ELSE 0
+            END
+        ), 0) AS helpful_votes,
+        coalesce(date(min(review_time), 'unixepoch'), min(review_time)) AS first_review_date,
+        coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date
+    FROM period_reviews
+    GROUP BY product_id
+    HAVING count(*) >= coalesce(:min_reviews, 1)
+),
+
+keyed AS (
+    SELECT
+        t.*,
+        CASE coalesce(:sort, 'review_count')
+            WHEN 'review_count' THEN cast(t.review_count AS REAL)
+            WHEN 'average_rating' THEN t.average_rating
+            WHEN 'helpful_votes' THEN cast(t.helpful_votes AS REAL)
+            WHEN 'verified_review_count' THEN cast(t.verified_review_count AS REAL)
+        END AS sort_value
+    FROM totals AS t
+)
+
+SELECT
+    k.product_id,
+    k.review_count,
+    k.average_rating,
+    k.rating_1,
+    k.rating_2,
+    k.rating_3,
+    k.rating_4,
+    k.rating_5,
+    k.verified_review_count,
+    k.helpful_votes,
+    k.first_review_date,
+    k.last_review_date,
+    k.sort_value
+FROM keyed AS k
+WHERE
+    CASE coalesce(:sort_order, 'desc')
+        WHEN 'desc'
+            THEN
+                (k.sort_value, k.product_id)
+                < (coalesce(:after_value, 9e999), coalesce(:after_id, ''))
+        ELSE
+            (k.sort_value, k.product_id) > (coalesce(:after_value, -9e999), coalesce(:after_id, ''))
+    END
+ORDER BY
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.sort_value END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.product_id END DESC,
+    k.sort_value ASC,
+    k.product_id ASC
+LIMIT coalesce(:max_rows, -1);
+
+-- name: top_reviewers(from_date, to_date, sort, sort_order, min_reviews, max_rows, after_value, after_id)
+-- A page of the reviewer ranking between two optional ISO dates (inclusive), after a cursor.
+WITH period_reviews AS (
+    SELECT
+        r."reviewerID" AS reviewer_id,
+        r."overall" AS rating,
+        r."verified" AS verified,
+        trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
+        r."unixReviewTime" AS review_time
+    FROM "reviews" AS r
+    WHERE
+        r."unixReviewTime" >= coalesce(unixepoch(:from_date), -9223372036854775807)
+        AND r."unixReviewTime" < coalesce(unixepoch(:to_date, '+1 day'), 9223372036854775807)
+),
+
+totals AS (
+    SELECT
+        reviewer_id,
+        count(*) AS review_count,
+        cast(sum(rating) AS REAL) / count(*) AS average_rating,
+        count(*) FILTER (WHERE rating = 1) AS rating_1,
+        count(*) FILTER (WHERE rating = 2) AS rating_2,
+        count(*) FILTER (WHERE rating = 3) AS rating_3,
+        count(*) FILTER (WHERE rating = 4) AS rating_4,
+        count(*) FILTER (WHERE rating = 5) AS rating_5,
+        count(*) FILTER (WHERE verified = 1) AS verified_review_count,
+        coalesce(sum(
+            CASE
+                WHEN
+                    vote GLOB '[0-9]*'
+                    AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
+                    AND (instr(vote, ',') = 0 OR vote = printf('%,d', replace(vote, ',', '')))
+                    AND length(ltrim(replace(vote, ',', ''), '0')) <= 10
+                    AND cast(replace(vote, ',', '') AS INTEGER) <= 2147483647
+                    THEN cast(replace(vote, ',', '') AS INTEGER)
+                ELSE 0
+            END
+        ), 0) AS helpful_votes,
+        coalesce(date(min(review_time), 'unixepoch'), min(review_time)) AS first_review_date,
+        coalesce(date(max(review_time), 'unixepoch'), max(review_time)) AS last_review_date
+    FROM period_reviews
+    GROUP BY reviewer_id
+    HAVING count(*) >= coalesce(:min_reviews, 1)
+),
+
+keyed AS (
+    SELECT
+        t.*,
+        CASE coalesce(:sort, 'review_count')
+            WHEN 'review_count' THEN cast(t.review_count AS REAL)
+            WHEN 'average_rating' THEN t.average_rating
+            WHEN 'helpful_votes' THEN cast(t.helpful_votes AS REAL)
+            WHEN 'verified_review_count' THEN cast(t.verified_review_count AS REAL)
+        END AS sort_value
+    FROM totals AS t
+)
+
+SELECT
+    k.reviewer_id,
+    (
+        -- Whatever the period: the newest review that carries a name, ties to the higher index.
+        SELECT n."reviewerName"
+        FROM "reviews" AS n
+        WHERE
+            n."reviewerID" = k.reviewer_id
+            AND n."reviewerName" IS NOT NULL
+        ORDER BY n."unixReviewTime" DESC, n."index" DESC
+        LIMIT 1
+    ) AS reviewer_name,
+    k.review_count,
+    k.average_rating,
+    k.rating_1,
+    k.rating_2,
+    k.rating_3,
+    k.rating_4,
+    k.rating_5,
+    k.verified_review_count,
+    k.helpful_votes,
+    k.first_review_date,
+    k.last_review_date,
+    k.sort_value
+FROM keyed AS k
+WHERE
+    CASE coalesce(:sort_order, 'desc')
+        WHEN 'desc'
+            THEN
+                (k.sort_value, k.reviewer_id)
+                < (coalesce(:after_value, 9e999), coalesce(:after_id, ''))
+        ELSE
+            (k.sort_value, k.reviewer_id)
+            > (coalesce(:after_value, -9e999), coalesce(:after_id, ''))
+    END
+ORDER BY
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.sort_value END DESC,
+    CASE WHEN coalesce(:sort_order, 'desc') = 'desc' THEN k.reviewer_id END DESC,
+    k.sort_value ASC,
+    k.reviewer_id ASC
+LIMIT coalesce(:max_rows, -1);
