@@ -23,6 +23,7 @@ MIGRATION_IDS = [
     "0010.monthly-trends",
     "0011.batches-reviews-dataset",
     "0012.rankings",
+    "0013.dataset-from-rollups",
 ]
 
 

@@ -1,0 +1,103 @@
+-- Back to migration 0011's dataset_summary (over every review).
+
+CREATE OR REPLACE FUNCTION review_api.dataset_summary()
+RETURNS TABLE (
+    review_count BIGINT,
+    product_count BIGINT,
+    reviewer_count BIGINT,
+    first_review_date DATE,
+    last_review_date DATE,
+    rating_1 BIGINT,
+    rating_2 BIGINT,
+    rating_3 BIGINT,
+    rating_4 BIGINT,
+    rating_5 BIGINT,
+    data_version TEXT,
+    loaded_at TEXT
+)
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    WITH products AS (
+        -- One group per product: the reviews' count, days and ratings, and the number of
+        -- products, in one pass over the entries of reviews_product_date_idx, which hold
+        -- every column read here.
+        SELECT
+            count(*) AS review_count,
+            min(r.review_date) AS first_review_date,
+            max(r.review_date) AS last_review_date,
+            count(*) FILTER (WHERE r.rating = 1) AS rating_1,
+            count(*) FILTER (WHERE r.rating = 2) AS rating_2,
+            count(*) FILTER (WHERE r.rating = 3) AS rating_3,
+            count(*) FILTER (WHERE r.rating = 4) AS rating_4,
+            count(*) FILTER (WHERE r.rating = 5) AS rating_5
+        FROM review_api.reviews AS r
+        GROUP BY r.product_id
+    ),
+
+    reviewers AS (
+        SELECT count(*) AS reviewer_count
+        FROM (
+            SELECT r.reviewer_id
+            FROM review_api.reviews AS r
+            GROUP BY r.reviewer_id
+        ) AS g
+    ),
+
+    -- The data version as the service computes it (queries/postgres/lookups.sql,
+    -- current_load), and when that load went live, as UTC text whatever the session's
+    -- TimeZone.
+    live_load AS (
+        SELECT
+            coalesce(max(l.load_id), 0)::TEXT AS data_version,
+            to_char(
+                max(l.finished_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+            ) AS loaded_at
+        FROM review_api.data_loads AS l
+    )
+
+    SELECT
+        coalesce(sum(p.review_count), 0)::BIGINT AS review_count,
+        count(*) AS product_count,
+        (SELECT v.reviewer_count FROM reviewers AS v) AS reviewer_count,
+        min(p.first_review_date) AS first_review_date,
+        max(p.last_review_date) AS last_review_date,
+        coalesce(sum(p.rating_1), 0)::BIGINT AS rating_1,
+        coalesce(sum(p.rating_2), 0)::BIGINT AS rating_2,
+        coalesce(sum(p.rating_3), 0)::BIGINT AS rating_3,
+        coalesce(sum(p.rating_4), 0)::BIGINT AS rating_4,
+        coalesce(sum(p.rating_5), 0)::BIGINT AS rating_5,
+        (SELECT l.data_version FROM live_load AS l) AS data_version,
+        (SELECT l.loaded_at FROM live_load AS l) AS loaded_at
+    FROM products AS p
+$$;
+
+COMMENT ON FUNCTION review_api.dataset_summary() IS $$
+The whole data set's extent: reviews, products, reviewers, first and last review day.
+One row: how many reviews, distinct products and distinct reviewers the data holds, its
+first and last review day (UTC), the reviews per star rating, the data version (the id of
+the live load, 0 before any) and when that load went live (ISO 8601, UTC; NULL before any
+load). It reads every review: seconds at millions of reviews, so a client should cache it
+(its ETag changes only with the data version).
+
+Example:
+SELECT * FROM review_api.dataset_summary();
+@route GET /v1/reviews/summary
+@returns object
+@group rating_distribution rating_
+@example {"review_count": 231392, "product_count": 10620, "reviewer_count": 27530, "first_review_date": "2003-10-28", "last_review_date": "2018-09-28", "rating_distribution": {"1": 12721, "2": 8128, "3": 16253, "4": 37234, "5": 157056}, "data_version": "1", "loaded_at": "2026-11-29T13:32:29Z"}
+@column review_count {"minimum": 0} Reviews in the data set.
+@column product_count {"minimum": 0} Distinct products reviewed.
+@column reviewer_count {"minimum": 0} Distinct reviewers.
+@column first_review_date {"type": ["string", "null"]} Earliest review day (UTC); `null` when there is no review.
+@column last_review_date {"type": ["string", "null"]} Latest review day (UTC); `null` when there is no review.
+@column rating_distribution Reviews per star rating; all five keys always present.
+@column rating_1 {"minimum": 0}
+@column rating_2 {"minimum": 0}
+@column rating_3 {"minimum": 0}
+@column rating_4 {"minimum": 0}
+@column rating_5 {"minimum": 0}
+@column data_version The version of the data served: the id of the live load (`0` before the first load).
+@column loaded_at {"type": ["string", "null"]} When the live load went live, ISO 8601 in UTC (`YYYY-MM-DDTHH:MM:SSZ`); `null` before the first load, and on the SQLite development file.
+$$;
