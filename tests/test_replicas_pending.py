@@ -105,7 +105,8 @@ def test_a_worker_serves_what_its_standby_has_and_switches_once_it_has_replayed(
                         wrong.append((path, status, tag_version(etag)))
             assert wrong == [], f"{len(wrong)} answers not the old rows tagged 1: {wrong[:3]}"
             with server.client() as client:
-                newer = client.get(paths[0], headers={"If-None-Match": '"2-0"'})
+                # A tag of the service's making from the new load (another instance's).
+                newer = client.get(paths[0], headers={"If-None-Match": f'"2-{"0" * 24}"'})
             assert (newer.status_code, newer.headers.get("retry-after")) == (503, "1")
         replicas.wait_for_replay()
         replayed = time.monotonic()
