@@ -355,6 +355,9 @@ def _broken(error: BaseException, connection: Any) -> bool:
 # session (FATAL) so that replay can go on ("conflict with recovery"); on a primary, where
 # the service runs no serializable transaction, it never comes.
 RECOVERY_CONFLICT_SQLSTATE = "40001"
+# Before each retry of a query a recovery conflict cancelled: at once, then after replay has
+# had a moment to apply the rest of the change.
+CONFLICT_RETRY_PAUSES_S = (0.0, 0.05, 0.2)
 
 
 def _recovery_conflict(error: BaseException) -> bool:
@@ -482,7 +485,7 @@ class PostgresStore(_QueryStore):
         # The slot is released with the connection: at most DB_POOL_MAX are ever taken,
         # so the pool's acquire below only ever waits for a new connection to open.
         broken_attempts = 0
-        conflict_retried = False
+        conflicts = 0
         while True:
             try:
                 # asyncpg runs an acquire that has a timeout as a task of its own (about
@@ -500,14 +503,18 @@ class PostgresStore(_QueryStore):
                 self._release_in_background(pool, connection)
                 raise
             except Exception as error:
-                if _recovery_conflict(error) and not conflict_retried:
+                if _recovery_conflict(error) and conflicts < len(CONFLICT_RETRY_PAUSES_S):
                     # A standby cancelled the query to replay a change (a load's swap): the
-                    # same query right after reads the replayed data. Once: a second
-                    # conflict is a 503 like any database that cannot answer now.
-                    conflict_retried = True
+                    # same query a moment later reads the replayed data. A load's swap is
+                    # several records, each of which may cancel it again: a few retries,
+                    # each after a longer pause; then a 503 like any database that cannot
+                    # answer now.
+                    pause_s = CONFLICT_RETRY_PAUSES_S[conflicts]
+                    conflicts += 1
                     self._retry_observer("recovery_conflict")
                     logger.info("a query was cancelled by a recovery conflict; once more")
                     await self._discard(pool, connection, error)
+                    await asyncio.sleep(pause_s)
                     continue
                 if not _broken(error, connection):
                     # Answer now; the connection stays counted until it is released.
