@@ -341,8 +341,8 @@ def test_the_pitfalls_of_pg_catalog(session: psycopg.Connection[DictRow]) -> Non
     assert modes["statement"] == (
         'SELECT e.found AS "?found", v."?version", f.* FROM (SELECT coalesce(max(l.load_id), 0)'
         '::text AS "?version" FROM review_api.data_loads AS l) AS v CROSS JOIN '
-        "review_api.product_exists(product_id => $1::text)"
-        ' AS e LEFT JOIN LATERAL (SELECT true AS "?row", r.day, r.label, r.n FROM '
+        "(SELECT e.found FROM review_api.product_exists(product_id => $1::text)"
+        ' AS e OFFSET 0) AS e LEFT JOIN LATERAL (SELECT true AS "?row", r.day, r.label, r.n FROM '
         "review_api.product_modes(product_id => $1::text, label => $2::character varying) AS r)"
         " AS f ON e.found"
     )

@@ -157,8 +157,10 @@ ORDER BY signature;
 -- are listed: a function changed under the service fails at prepare time rather than
 -- answering other fields. With an existence function (exists_signature not NULL), the
 -- summary is joined to it, one round trip for "is the id known" and "its figures"; its
--- argument takes the routed function's parameter of the same name. Every call stays
--- inlinable (a plain call in FROM, no ORDINALITY), and LATERAL keeps the rows' order.
+-- argument takes the routed function's parameter of the same name; OFFSET 0 keeps its
+-- inlined EXISTS in a subquery of its own, evaluated once (pulled up, the planner copies it
+-- into each reference to "found" and probes the index twice). Every call stays inlinable
+-- (a plain call in FROM, no ORDINALITY), and LATERAL keeps the rows' order.
 WITH called AS (
     SELECT
         p.oid,
@@ -290,8 +292,8 @@ SELECT
                 || ' FROM ' || r.call || ' AS r) AS f ON true'
         ELSE
             'SELECT e.found AS "?found", v."?version", f.* FROM ' || v.source
-            || ' CROSS JOIN ' || e.call
-            || ' AS e LEFT JOIN LATERAL (SELECT true AS "?row", ' || r.select_list
+            || ' CROSS JOIN (SELECT e.found FROM ' || e.call
+            || ' AS e OFFSET 0) AS e LEFT JOIN LATERAL (SELECT true AS "?row", ' || r.select_list
             || ' FROM ' || r.call || ' AS r) AS f ON e.found'
     END AS statement
 FROM routed_call AS r
