@@ -138,6 +138,15 @@ def test_a_load_keeps_what_the_dba_tuned(
             "foreign key dba_notes_review_fkey on public.dba_notes",
         ),
         ("ALTER TABLE public.reviews ENABLE ROW LEVEL SECURITY", "row level security"),
+        # The rollups are replaced in the same swap (migration 0014).
+        (
+            "CREATE VIEW public.dba_leaders AS SELECT product_id FROM public.product_rollups",
+            "view public.dba_leaders (on public.product_rollups)",
+        ),
+        (
+            "ALTER TABLE public.reviewer_rollups ENABLE ROW LEVEL SECURITY",
+            "row level security on public.reviewer_rollups",
+        ),
     ],
 )
 def test_a_load_refuses_at_once_what_it_cannot_carry_over(

@@ -24,6 +24,7 @@ MIGRATION_IDS = [
     "0011.batches-reviews-dataset",
     "0012.rankings",
     "0013.dataset-from-rollups",
+    "0014.load-blockers-rollups",
 ]
 
 
