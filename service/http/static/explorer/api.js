@@ -64,7 +64,8 @@ export async function getJson(path) {
 }
 
 function describe(status, problem, retryAfter) {
-  const detail = typeof problem.detail === "string" ? problem.detail : "";
+  // The detail as a clause: the sentences here add their own full stop.
+  const detail = typeof problem.detail === "string" ? problem.detail.replace(/\.$/, "") : "";
   switch (status) {
     case 400:
       return `The service refused the request: ${detail || "a parameter is not valid"}.`;
