@@ -11,7 +11,7 @@ ROWS ?= 231392
 
 .DEFAULT_GOAL := help
 .PHONY: help install run data test test-sqlite test-fast mutation sql-mutations replica-tools lint \
-	format lock clean vendor-docs vendor-charts vendor-axe browser-tools image container-tools container-base compose-up compose-load \
+	format lock clean vendor-docs vendor-charts vendor-axe browser-tools screenshots explorer-timing image container-tools container-base compose-up compose-load \
 	compose-down
 
 help: ## List the targets
@@ -43,6 +43,12 @@ replica-tools: ## As root: pgbouncer from apt when missing (the replica tests ne
 
 browser-tools: ## As root: Debian's chromium from apt when missing (the browser tests need it)
 	scripts/browser-tools
+
+screenshots: install data ## Screenshots of the explorer (landing and entity views, 375 and 1280 px) into docs/
+	$(BIN)/python scripts/explorer_browser.py screenshots --output docs
+
+explorer-timing: install data ## The explorer's first view, timed by the browser (Navigation Timing), on loopback
+	$(BIN)/python scripts/explorer_browser.py timing
 
 test-fast: install ## The fast tier only: the request path in process on SQLite (seconds)
 	$(BIN)/pytest tests/fast

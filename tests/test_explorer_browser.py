@@ -134,7 +134,7 @@ def check_card(page: Page, summary: dict[str, Any]) -> None:
             assert text == value
         elif name == "rating_distribution":
             assert text == " · ".join(
-                f"{star}★ {count(value[str(star)])}" for star in range(5, 0, -1)
+                f"{star}★\N{NO-BREAK SPACE}{count(value[str(star)])}" for star in range(5, 0, -1)
             )
     stars = page.eval_on_selector_all(
         "#stars tbody tr", "rows => rows.map(r => [r.dataset.star, r.cells[2].textContent])"

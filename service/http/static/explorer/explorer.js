@@ -319,7 +319,7 @@ const SUMMARY_FIELDS = {
   average_rating: ["Average rating", format.average],
   rating_distribution: [
     "Star ratings",
-    (v) => [5, 4, 3, 2, 1].map((star) => `${star}★ ${format.count(v[star])}`).join(" · "),
+    (v) => [5, 4, 3, 2, 1].map((star) => `${star}★\u00a0${format.count(v[star])}`).join(" · "),
   ],
   verified_review_count: ["Verified purchases", format.count],
   helpful_votes: ["Helpful votes", format.count],
