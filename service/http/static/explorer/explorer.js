@@ -101,7 +101,6 @@ $("key-form").addEventListener("submit", (event) => {
   setApiKey($("api-key").value.trim());
   $("api-key").value = "";
   $("key-box").hidden = true;
-  loadDataset();
   render();
 });
 
@@ -431,7 +430,7 @@ async function renderEntity() {
     if (generation !== entityGeneration) return;
     body.hidden = true;
     chart.clear();
-    showMessage(message, error, () => renderEntity());
+    showMessage(message, error, () => render());
   }
 }
 
@@ -464,7 +463,7 @@ async function render() {
       tasks.push(loadRanking(ranking, firstRankingPath(ranking.kind), 0));
     }
   }
-  if (firstView) tasks.push(loadDataset());
+  if (dataset === null) tasks.push(loadDataset()); // at first, and until it answers
   await Promise.allSettled(tasks);
   if (generation !== renderGeneration) return;
   document.documentElement.dataset.state = "ready";
