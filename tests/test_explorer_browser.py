@@ -547,3 +547,15 @@ def test_the_first_view_is_quick(visit: Visit, web_server: RunningServer) -> Non
     visit.goto(f"{web_server.base_url}/explore")
     timing = first_view_timing(visit.page)
     assert 0 < timing["ready_ms"] < 2000, timing
+
+
+def test_a_known_id_with_nothing_in_the_period_shows_zeros_not_an_error(
+    visit: Visit, web_server: RunningServer, api: httpx.Client
+) -> None:
+    empty = {"from": "1999-01-01", "to": "1999-12-31"}
+    visit.goto(f"{web_server.base_url}/explore?product=P0003&from=1999-01-01&to=1999-12-31")
+    page = visit.page
+    assert page.locator("#entity-message").is_hidden()
+    check_card(page, api.get("/v1/products/P0003/reviews/summary", params=empty).json())
+    check_monthly(page, [])
+    assert page.text_content("#monthly-table tbody") == "No reviews in this period."
