@@ -11,7 +11,7 @@ ROWS ?= 231392
 
 .DEFAULT_GOAL := help
 .PHONY: help install run data test test-sqlite test-fast mutation sql-mutations replica-tools lint \
-	format lock clean vendor-docs image container-tools container-base compose-up compose-load \
+	format lock clean vendor-docs vendor-charts vendor-axe browser-tools screenshots explorer-timing image container-tools container-base compose-up compose-load \
 	compose-down
 
 help: ## List the targets
@@ -35,11 +35,20 @@ run: install data ## Serve the API on the development database (http://127.0.0.1
 	$(BIN)/reviews-api serve
 
 # CI (root, a fresh clone, CI=true) installs what the container and replica tests need first.
-test: install $(if $(filter true,$(CI)),container-tools replica-tools) ## Run the whole test suite (needs PostgreSQL: fails, never skips, without it)
+test: install $(if $(filter true,$(CI)),container-tools replica-tools browser-tools) ## Run the whole test suite (needs PostgreSQL: fails, never skips, without it)
 	$(BIN)/pytest
 
 replica-tools: ## As root: pgbouncer from apt when missing (the replica tests need it)
 	scripts/replica-tools
+
+browser-tools: ## As root: Debian's chromium from apt when missing (the browser tests need it)
+	scripts/browser-tools
+
+screenshots: install data ## Screenshots of the explorer (landing and entity views, 375 and 1280 px) into docs/
+	$(BIN)/python scripts/explorer_browser.py screenshots --output docs
+
+explorer-timing: install data ## The explorer's first view, timed by the browser (Navigation Timing), on loopback
+	$(BIN)/python scripts/explorer_browser.py timing
 
 test-fast: install ## The fast tier only: the request path in process on SQLite (seconds)
 	$(BIN)/pytest tests/fast
@@ -82,6 +91,24 @@ vendor-docs: ## Refresh the vendored Swagger UI (service/http/static/swagger-ui)
 	rm -rf /tmp/reviews-api-swagger && mkdir -p /tmp/reviews-api-swagger
 	cd /tmp/reviews-api-swagger && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
 	cp /tmp/reviews-api-swagger/package/{swagger-ui-bundle.js,swagger-ui.css,LICENSE,NOTICE,favicon-32x32.png} service/http/static/swagger-ui/
+
+UPLOT_VERSION := 1.6.32
+vendor-charts: ## Refresh the vendored uPlot (service/http/static/uplot), the explorer's charts, from npm
+	rm -rf /tmp/reviews-api-uplot && mkdir -p /tmp/reviews-api-uplot
+	cd /tmp/reviews-api-uplot && npm pack --silent uplot@$(UPLOT_VERSION) && tar xzf uplot-$(UPLOT_VERSION).tgz
+	cp /tmp/reviews-api-uplot/package/{LICENSE,dist/uPlot.iife.min.js,dist/uPlot.min.css} service/http/static/uplot/
+	printf 'uplot %s from the npm registry (`make vendor-charts` refreshes it).\nsha256 of uplot-%s.tgz: %s\n' \
+		$(UPLOT_VERSION) $(UPLOT_VERSION) "$$(sha256sum /tmp/reviews-api-uplot/uplot-$(UPLOT_VERSION).tgz | cut -d' ' -f1)" \
+		> service/http/static/uplot/VERSION
+
+AXE_CORE_VERSION := 4.14.1
+vendor-axe: ## Refresh the vendored axe-core (tests/vendor/axe-core), test-only, from npm
+	rm -rf /tmp/reviews-api-axe && mkdir -p /tmp/reviews-api-axe
+	cd /tmp/reviews-api-axe && npm pack --silent axe-core@$(AXE_CORE_VERSION) && tar xzf axe-core-$(AXE_CORE_VERSION).tgz
+	cp /tmp/reviews-api-axe/package/{LICENSE,axe.min.js} tests/vendor/axe-core/
+	printf 'axe-core %s from the npm registry (`make vendor-axe` refreshes it), used by the tests only.\nsha256 of axe-core-%s.tgz: %s\n' \
+		$(AXE_CORE_VERSION) $(AXE_CORE_VERSION) "$$(sha256sum /tmp/reviews-api-axe/axe-core-$(AXE_CORE_VERSION).tgz | cut -d' ' -f1)" \
+		> tests/vendor/axe-core/VERSION
 
 IMAGE ?= reviews-api:local
 BASE_IMAGE ?= python:3.11-slim

@@ -16,7 +16,7 @@ from review_rows import Review
 KEY = "s3cret-key-for-tests"
 OTHER_KEY_DIGEST = hashlib.sha256(b"another key").hexdigest()
 DATA = "/v1/products/ENDS/reviews/summary"
-OPEN_ROUTES = ["/", "/health/live", "/health/ready", "/openapi.json", "/docs"]
+OPEN_ROUTES = ["/", "/health/live", "/health/ready", "/openapi.json", "/docs", "/explore"]
 ORIGIN = "https://bi.example.com"
 
 

@@ -188,6 +188,7 @@ def test_the_index_lists_every_route_it_serves(client: httpx.Client) -> None:
         "/health/ready",
         "/openapi.json",
         "/docs",
+        "/explore",
         "/metrics",
     ]
     assert all(route["method"] == "GET" and route["description"] for route in routes)

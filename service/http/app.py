@@ -27,7 +27,7 @@ from service.http.cors import preflight_handler
 from service.http.data_version import DataVersion, newer
 from service.http.framing import READ_HEAD, checked_head, read_head
 from service.http.lifecycle import Handler, finish_response, instrumented
-from service.http.media_types import CSV, CsvWriter, choose_media_type
+from service.http.media_types import CSV, CsvWriter, choose_media_type, prefers_html
 from service.http.metrics import Metrics, worker_stopped
 from service.http.observability import AccessLog, RequestIds, configure_logging
 from service.http.openapi import openapi_document
@@ -45,6 +45,7 @@ from service.http.problems import (
     stale_cursor,
 )
 from service.http.response_cache import CachedAnswer, ResponseCache
+from service.http.web_assets import PAGE_HEADERS, WebAssets
 from service.settings import Settings
 from service.store.connection_queue import Overloaded
 from service.store.database import (
@@ -81,6 +82,7 @@ class AppContext:
     cors_origins: frozenset[str]
     response_cache: ResponseCache
     answer_headers: dict[str, str]
+    web_assets: WebAssets
     # Ids whose stored rows could not be represented, logged once per worker.
     unrepresentable_logged: set[tuple[Any, ...]] = field(default_factory=set)
     store: ReviewStore = field(init=False)
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> App:
         cors_origins=frozenset(settings.cors_origins),
         response_cache=ResponseCache(settings.cache_entries, settings.cache_max_mb * 1024 * 1024),
         answer_headers=_answer_headers(settings),
+        web_assets=_web_assets(),
     )
     app = ReviewsApp(
         APP_NAME,
@@ -398,7 +401,11 @@ def _unavailable(error: DatabaseUnavailable) -> Problem:
 
 
 async def index(request: Request) -> HTTPResponse:
-    """Names the service, its version and its routes."""
+    """Names the service, its version and its routes; a browser (which asks for text/html
+    first) gets a small HTML page linking to the explorer and the documentation."""
+    if prefers_html(request.headers.get("accept")):
+        assets: WebAssets = request.app.ctx.web_assets
+        return assets.pages["index"].response(request, {**PAGE_HEADERS, "Vary": "Accept"})
     routes = [
         {"method": "GET", "path": endpoint.path, "description": endpoint.summary}
         for endpoint in request.app.ctx.catalog.endpoints
@@ -407,7 +414,9 @@ async def index(request: Request) -> HTTPResponse:
         {"method": "GET", "path": path, "description": description}
         for path, description in SERVICE_ROUTES.items()
     ]
-    return json_response({"service": APP_NAME, "version": __version__, "routes": routes})
+    response = json_response({"service": APP_NAME, "version": __version__, "routes": routes})
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 SERVICE_ROUTES = {
@@ -416,6 +425,7 @@ SERVICE_ROUTES = {
     "REPLICA_MAX_LAG_S behind its primary (503 when not).",
     "/openapi.json": "The OpenAPI 3.1 document of this API.",
     "/docs": "Interactive documentation (Swagger UI, served locally).",
+    "/explore": "The explorer: rankings, summaries and monthly charts in a browser.",
     "/metrics": "Prometheus metrics, summed over all workers.",
 }
 
@@ -476,6 +486,29 @@ DOCS_ASSETS = {
 }
 ASSET_CACHE_HEADERS = {"Cache-Control": "public, max-age=86400"}
 
+
+async def explore(request: Request) -> HTTPResponse:
+    """The explorer page: it calls the public API from the browser (static/explorer/)."""
+    assets: WebAssets = request.app.ctx.web_assets
+    return assets.pages["explore"].response(request, PAGE_HEADERS)
+
+
+async def explore_asset(request: Request, name: str) -> HTTPResponse:
+    """The explorer's scripts, styles and chart library, by fingerprinted name."""
+    assets: WebAssets = request.app.ctx.web_assets
+    asset = assets.assets.get(name)
+    if asset is None:
+        raise Problem(404, f"no explorer asset named {name!r}", problem_type=NOT_FOUND)
+    return asset.response(request, {"X-Content-Type-Options": "nosniff"})
+
+
+def _web_assets() -> WebAssets:
+    return WebAssets(
+        [STATIC_DIR / "explorer", STATIC_DIR / "uplot"],
+        {"explore": STATIC_DIR / "explore.html", "index": STATIC_DIR / "index.html"},
+    )
+
+
 # The service's own routes; a handler's name is its route's name.
 SERVICE_HANDLERS: dict[Handler, str] = {
     index: "/",
@@ -484,6 +517,8 @@ SERVICE_HANDLERS: dict[Handler, str] = {
     openapi_json: "/openapi.json",
     docs: "/docs",
     docs_asset: "/docs/assets/<name:str>",
+    explore: "/explore",
+    explore_asset: "/explore/assets/<name:str>",
     metrics: "/metrics",
 }
 

@@ -17,6 +17,7 @@ from service.http.problems import invalid_parameter
 
 JSON = "application/json"
 CSV = "text/csv"
+HTML = "text/html"
 FORMATS = {"json": JSON, "csv": CSV}
 
 
@@ -29,6 +30,11 @@ def choose_media_type(format_argument: str | None, accept: str | None) -> str:
             )
         return FORMATS[format_argument]
     return CSV if _quality(accept, CSV) > _quality(accept, JSON) else JSON
+
+
+def prefers_html(accept: str | None) -> bool:
+    """A browser's navigation: text/html ranked above JSON (a wildcard ranks both alike)."""
+    return _quality(accept, HTML) > _quality(accept, JSON)
 
 
 def _quality(accept: str | None, media_type: str) -> float:
