@@ -63,8 +63,11 @@ def test_schemathesis_finds_no_failure(loaded_server: RunningServer, tmp_path: P
             "40",
             "--seed",
             "20180928",
+            # One worker: with two, its threads hit CPython 3.11's AST recursion-depth bug
+            # in Hypothesis (gh-106905, "AST constructor recursion depth mismatch", seen
+            # here once in a full run), a Runtime Error that fails the run for nothing.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "10",
             "--max-time",
