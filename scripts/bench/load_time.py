@@ -52,8 +52,10 @@ def main() -> None:
         for label, cli in clis.items():
             url = with_database(arguments.admin_url, databases[label])
             run([cli, "migrate", "--database-url", url], arguments.timeout)
-            run([cli, "load", "--source", str(arguments.source), "--database-url", url],
-                arguments.timeout)  # fmt: skip
+            seconds = run([cli, "load", "--source", str(arguments.source), "--database-url",
+                           url], arguments.timeout)  # fmt: skip
+            print(f"warm-up {label}: {seconds:.2f} s (into an empty table; not counted)",
+                  flush=True)  # fmt: skip
         labels = list(clis)
         for round_number in range(arguments.rounds):
             order = labels if round_number % 2 == 0 else labels[::-1]
