@@ -9,8 +9,12 @@
 -- direction asked; a keyset page: the rows after (after_value, after_id) in that order,
 -- compared as a row value, after_id NULL counting as the empty id; at most max_rows rows
 -- (NULL: all). The date bounds, the average and the vote rule are those of summaries.sql
--- (see there why). sort and sort_order are the enum labels as text; NULL sort, sort_order
--- and min_reviews are the defaults ('review_count', 'desc', 1), as in PostgreSQL.
+-- (see there why). A ranking reads every vote of the period, so two cases that give the
+-- same count as the full rule are answered first: no vote (most rows: 0), and a stored
+-- vote of one to nine ASCII digits and nothing else (most votes: the number itself, which
+-- cannot pass 2147483647); any other vote goes through the full rule. sort and sort_order
+-- are the enum labels as text; NULL sort, sort_order and min_reviews are the defaults
+-- ('review_count', 'desc', 1), as in PostgreSQL.
 --
 -- The name lines below are longer than the line limit: aiosql needs each on one line.
 -- noqa: disable=LT05
@@ -22,6 +26,7 @@ WITH period_reviews AS (
         r."productID" AS product_id,
         r."overall" AS rating,
         r."verified" AS verified,
+        r."vote" AS stored_vote,
         trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
         r."unixReviewTime" AS review_time
     FROM "reviews" AS r
@@ -43,6 +48,11 @@ totals AS (
         count(*) FILTER (WHERE verified = 1) AS verified_review_count,
         coalesce(sum(
             CASE
+                WHEN stored_vote IS NULL THEN 0
+                WHEN
+                    length(stored_vote) <= 9
+                    AND stored_vote NOT GLOB '*[^0-9]*'
+                    THEN cast(stored_vote AS INTEGER)
                 WHEN
                     vote GLOB '[0-9]*'
                     AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
@@ -110,6 +120,7 @@ WITH period_reviews AS (
         r."reviewerID" AS reviewer_id,
         r."overall" AS rating,
         r."verified" AS verified,
+        r."vote" AS stored_vote,
         trim(r."vote", ' ' || char(9, 10, 13)) AS vote,
         r."unixReviewTime" AS review_time
     FROM "reviews" AS r
@@ -131,6 +142,11 @@ totals AS (
         count(*) FILTER (WHERE verified = 1) AS verified_review_count,
         coalesce(sum(
             CASE
+                WHEN stored_vote IS NULL THEN 0
+                WHEN
+                    length(stored_vote) <= 9
+                    AND stored_vote NOT GLOB '*[^0-9]*'
+                    THEN cast(stored_vote AS INTEGER)
                 WHEN
                     vote GLOB '[0-9]*'
                     AND replace(vote, ',', '') NOT GLOB '*[^0-9]*'
