@@ -84,8 +84,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "DB_POOL_MAX",
         "4",
-        "PostgreSQL: most pooled connections per worker; the server sees WORKERS x "
-        "(DB_POOL_MAX + 2): each worker also has a readiness and a listening connection.",
+        "Most pooled connections per worker. PostgreSQL: the server sees WORKERS x "
+        "(DB_POOL_MAX + 2): each worker also has a readiness and a listening connection. "
+        "SQLite: the read-only connections each worker opens, each reading in a thread of its own.",
     ),
     SettingSpec(
         "DB_QUEUE_MAX",

@@ -86,13 +86,29 @@ def helpful_votes_over_http(server: RunningServer) -> dict[str, int]:
     return answers
 
 
+def ranked_helpful_votes_over_http(server: RunningServer) -> dict[str, int]:
+    """Each product's helpful votes as the product ranking answers them."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        response = client.get("/v1/products", params={"sort": "helpful_votes", "limit": 100})
+    assert response.status_code == 200, response.text
+    assert response.json()["next"] is None
+    return {item["product_id"]: item["helpful_votes"] for item in response.json()["items"]}
+
+
 @pytest.fixture(scope="module")
-def direct_reading(odd_source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+def direct_server(
+    odd_source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     server = start_server(f"sqlite:///{odd_source}", tmp_path_factory.mktemp("direct") / "log")
     try:
-        return helpful_votes_over_http(server)
+        yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def direct_reading(direct_server: RunningServer) -> dict[str, int]:
+    return helpful_votes_over_http(direct_server)
 
 
 def skip_load(odd_source: Path, rejects: Path, *destination: str) -> list[int]:
@@ -143,6 +159,13 @@ def expected(value: str | None) -> int:
 
 def test_reading_a_sqlite_file_directly_follows_the_table(direct_reading: dict[str, int]) -> None:
     assert direct_reading == {product(p): expected(v) for p, v in enumerate(VALUES)}
+
+
+def test_the_ranking_reads_a_sqlite_file_by_the_same_table(direct_server: RunningServer) -> None:
+    # The rankings answer the usual votes by a shorter path (queries/sqlite/rankings.sql).
+    assert ranked_helpful_votes_over_http(direct_server) == {
+        product(p): expected(v) for p, v in enumerate(VALUES)
+    }
 
 
 @pytest.mark.parametrize("target", ["sqlite_target", "postgres_target"])

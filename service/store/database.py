@@ -141,7 +141,7 @@ async def open_store(settings: Settings, catalog: Catalog) -> ReviewStore:
     """Open the store `DATABASE_URL` names, for the endpoints of `catalog`; the URL's scheme
     picks the dialect."""
     if settings.dialect == "sqlite":
-        store = await SQLiteStore.open(settings.sqlite_path)
+        store = await SQLiteStore.open(settings.sqlite_path, connections=settings.db_pool_max)
         try:
             store.verify(catalog)
         except BaseException:
@@ -212,34 +212,51 @@ class _QueryStore:
 
 
 class SQLiteStore(_QueryStore):
-    """The embedded development database: one read-only connection per worker."""
+    """The embedded development database: a few read-only connections per worker
+    (DB_POOL_MAX), each running its queries in a thread of its own (aiosqlite), so that
+    concurrent requests read side by side: SQLite lets go of the GIL while it reads."""
 
     dialect = "sqlite"
     # Locked, corrupt, or the file went away: the database cannot answer, not a bug.
     unavailable_errors = (sqlite3.OperationalError,)
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connections: list[aiosqlite.Connection]) -> None:
         super().__init__()
-        self._connection = connection
+        self._connections = connections
+        # Last in, first out: a lone request keeps reusing the connection with the warm cache.
+        self._idle: asyncio.LifoQueue[aiosqlite.Connection] = asyncio.LifoQueue()
+        for connection in connections:
+            self._idle.put_nowait(connection)
 
     @classmethod
-    async def open(cls, path: Path) -> SQLiteStore:
+    async def open(cls, path: Path, connections: int = 1) -> SQLiteStore:
         if not path.is_file():
             raise DatabaseMissing(
                 f"SQLite database {path} does not exist: build it with `make data` "
                 "or point DATABASE_URL at an existing file"
             )
-        # mode=ro: the service never writes, and never creates a file by accident.
-        connection = await aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        connection.row_factory = aiosqlite.Row
+        opened: list[aiosqlite.Connection] = []
         try:
-            return cls(connection)
+            for _ in range(connections):
+                # mode=ro: the service never writes, and never creates a file by accident.
+                connection = await aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True)
+                opened.append(connection)
+                connection.row_factory = aiosqlite.Row
+            return cls(opened)
         except BaseException:
-            await connection.close()  # its thread would keep a failed start-up alive
+            for connection in opened:  # their threads would keep a failed start-up alive
+                await connection.close()
             raise
 
     async def close(self) -> None:
-        await self._connection.close()
+        for connection in self._connections:
+            await connection.close()
+
+    def pool_stats(self) -> PoolStats:
+        in_use = len(self._connections) - self._idle.qsize()
+        return PoolStats(
+            size=len(self._connections), in_use=in_use, waiting=max(self._in_flight - in_use, 0)
+        )
 
     def verify(self, catalog: Catalog) -> None:
         """Refuse to start unless every catalog entry (and existence check) has a query of
@@ -275,10 +292,14 @@ class SQLiteStore(_QueryStore):
         return Answer(found=True, rows=rows)
 
     async def _execute(self, query_name: str, arguments: dict[str, Any]) -> Any:
-        result = getattr(self._queries, query_name)(self._connection, **arguments)
-        if inspect.isasyncgen(result):  # aiosql streams a many-row select
-            return [row async for row in result]
-        return await result
+        connection = await self._idle.get()
+        try:
+            result = getattr(self._queries, query_name)(connection, **arguments)
+            if inspect.isasyncgen(result):  # aiosql streams a many-row select
+                return [row async for row in result]
+            return await result
+        finally:
+            self._idle.put_nowait(connection)
 
 
 def _sqlite_value(value: Any) -> Any:

@@ -34,9 +34,10 @@ def test_the_app_is_built_from_its_settings(sqlite_url: str) -> None:
 
 
 def test_pool_figures_are_sampled_for_metrics(sqlite_url: str) -> None:
-    with serving(sqlite_url) as server, server.client() as client:
+    # On SQLite too the pool is DB_POOL_MAX read-only connections, all opened at start.
+    with serving(sqlite_url, DB_POOL_MAX="3") as server, server.client() as client:
         deadline = time.monotonic() + 5  # sampled once a second
-        while metric_value(client.get("/metrics").text, "reviews_api_db_pool_size") != 1:
+        while metric_value(client.get("/metrics").text, "reviews_api_db_pool_size") != 3:
             assert time.monotonic() < deadline, client.get("/metrics").text
             time.sleep(0.05)
         exposition = client.get("/metrics").text
